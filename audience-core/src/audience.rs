@@ -1,0 +1,1 @@
+//! Placeholder: ServiceAudience (being written).

@@ -1,0 +1,1 @@
+//! Placeholder: the async client driver (being written).

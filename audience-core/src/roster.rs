@@ -1,0 +1,1 @@
+//! Placeholder: the roster state machine (being written).
