@@ -115,7 +115,9 @@ impl<M: Member> MembersSnapshot<M> {
 
     /// The member owning connection `client_id`.
     pub fn member_of_connection(&self, client_id: &str) -> Option<&M> {
-        self.members.values().find(|m| m.connections().iter().any(|c| c.id == client_id))
+        self.members
+            .values()
+            .find(|m| m.connections().iter().any(|c| c.id == client_id))
     }
 }
 
@@ -163,7 +165,12 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
 
     /// An empty audience with `policy` over a roster configured by the caller.
     pub fn with_roster(policy: P, roster: Roster) -> Self {
-        ServiceAudience { roster, policy, members: imbl::OrdMap::new(), user_of: HashMap::new() }
+        ServiceAudience {
+            roster,
+            policy,
+            members: imbl::OrdMap::new(),
+            user_of: HashMap::new(),
+        }
     }
 
     /// Applies one input; returns the events it caused, in order.
@@ -171,11 +178,19 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
         let mut events = Vec::new();
         for change in self.roster.apply(input) {
             match change {
-                RosterChange::Added { client_id, client } => self.add(client_id, client, &mut events),
+                RosterChange::Added { client_id, client } => {
+                    self.add(client_id, client, &mut events)
+                }
                 RosterChange::Removed { client_id, .. } => self.remove(&client_id, &mut events),
-                RosterChange::SelfJoined { client_id, previous } => {
+                RosterChange::SelfJoined {
+                    client_id,
+                    previous,
+                } => {
                     if let Some(old) = previous {
-                        events.push(AudienceEvent::SelfChanged { old, new: client_id.clone() });
+                        events.push(AudienceEvent::SelfChanged {
+                            old,
+                            new: client_id.clone(),
+                        });
                     }
                     events.push(AudienceEvent::Connected { client_id });
                 }
@@ -185,7 +200,12 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
         events
     }
 
-    fn add(&mut self, client_id: ClientId, client: Arc<Client>, events: &mut Vec<AudienceEvent<M>>) {
+    fn add(
+        &mut self,
+        client_id: ClientId,
+        client: Arc<Client>,
+        events: &mut Vec<AudienceEvent<M>>,
+    ) {
         if !self.policy.includes(&client_id, &client) {
             tracing::trace!(client_id = %client_id, "connection hidden by the member policy");
             return;
@@ -194,7 +214,11 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
             tracing::warn!(client_id = %client_id, "client without a user id is not shown as a member");
             return;
         };
-        let connection = Connection { id: client_id.clone(), mode: client.mode, client: Arc::clone(&client) };
+        let connection = Connection {
+            id: client_id.clone(),
+            mode: client.mode,
+            client: Arc::clone(&client),
+        };
         let mut member = match self.members.get(&user_id) {
             Some(existing) => existing.clone(),
             None => M::from_client(&user_id, &client),
@@ -220,7 +244,10 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
         } else {
             self.members.insert(user_id, after);
         }
-        events.push(AudienceEvent::MemberRemoved { client_id: client_id.to_owned(), member: before });
+        events.push(AudienceEvent::MemberRemoved {
+            client_id: client_id.to_owned(),
+            member: before,
+        });
         events.push(AudienceEvent::MembersChanged);
     }
 
@@ -242,7 +269,10 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
         let self_id = self.roster.self_id()?;
         let user_id = self.user_of.get(self_id)?;
         let member = self.members.get(user_id)?.clone();
-        Some(Myself { member, current_connection: self_id.to_owned() })
+        Some(Myself {
+            member,
+            current_connection: self_id.to_owned(),
+        })
     }
 
     /// Where our connection stands.
@@ -268,8 +298,15 @@ mod tests {
     use crate::transport::Source;
     use crate::wire::{ConnectionMode, SignalClient, User};
 
-    fn join(a: &mut ServiceAudience<BasicMember>, id: &str, client: Client) -> Vec<AudienceEvent<BasicMember>> {
-        a.apply(RosterInput::Joined { client: SignalClient::new(id, client), source: Source::Signal })
+    fn join(
+        a: &mut ServiceAudience<BasicMember>,
+        id: &str,
+        client: Client,
+    ) -> Vec<AudienceEvent<BasicMember>> {
+        a.apply(RosterInput::Joined {
+            client: SignalClient::new(id, client),
+            source: Source::Signal,
+        })
     }
 
     fn writer(user: &str) -> Client {
@@ -279,11 +316,17 @@ mod tests {
     #[test]
     fn removal_carries_member_as_it_was_and_snapshots_do_not_change() {
         let mut a = ServiceAudience::default();
-        a.apply(RosterInput::Connected { client_id: "b1".into(), initial_clients: vec![] });
+        a.apply(RosterInput::Connected {
+            client_id: "b1".into(),
+            initial_clients: vec![],
+        });
         join(&mut a, "a1", writer("ua"));
         join(&mut a, "a2", writer("ua"));
         let before = a.get_members();
-        let ev = a.apply(RosterInput::Left { client_id: "a1".into(), source: Source::Op });
+        let ev = a.apply(RosterInput::Left {
+            client_id: "a1".into(),
+            source: Source::Op,
+        });
         match &ev[0] {
             AudienceEvent::MemberRemoved { client_id, member } => {
                 assert_eq!(client_id, "a1");
@@ -295,19 +338,31 @@ mod tests {
         assert_eq!(ev[1], AudienceEvent::MembersChanged);
         assert_eq!(before.get("ua").map(|m| m.connections.len()), Some(2));
         let after = a.get_members();
-        let conns: Vec<_> = after.get("ua").map(|m| m.connections.iter().map(|c| c.id.clone()).collect()).unwrap_or_default();
+        let conns: Vec<_> = after
+            .get("ua")
+            .map(|m| m.connections.iter().map(|c| c.id.clone()).collect())
+            .unwrap_or_default();
         assert_eq!(conns, ["a2"]);
     }
 
     #[test]
     fn hidden_and_userless_clients_cause_no_events() {
         let mut a = ServiceAudience::default();
-        a.apply(RosterInput::Connected { client_id: "me".into(), initial_clients: vec![] });
+        a.apply(RosterInput::Connected {
+            client_id: "me".into(),
+            initial_clients: vec![],
+        });
         assert!(join(&mut a, "s", Client::summarizer(User::new("ua", "A"))).is_empty());
         let mut nouser = writer("x");
         nouser.user.id = None;
         assert!(join(&mut a, "n", nouser).is_empty());
-        assert!(a.apply(RosterInput::Left { client_id: "s".into(), source: Source::Signal }).is_empty());
+        assert!(
+            a.apply(RosterInput::Left {
+                client_id: "s".into(),
+                source: Source::Signal
+            })
+            .is_empty()
+        );
         assert!(a.get_members().is_empty());
     }
 
@@ -315,10 +370,16 @@ mod tests {
     fn myself_follows_connection_state() {
         let mut a = ServiceAudience::default();
         assert!(a.get_myself().is_none());
-        a.apply(RosterInput::Connected { client_id: "me".into(), initial_clients: vec![] });
+        a.apply(RosterInput::Connected {
+            client_id: "me".into(),
+            initial_clients: vec![],
+        });
         assert!(a.get_myself().is_none());
         join(&mut a, "me", writer("u"));
-        assert_eq!(a.get_myself().map(|m| m.current_connection), Some("me".to_owned()));
+        assert_eq!(
+            a.get_myself().map(|m| m.current_connection),
+            Some("me".to_owned())
+        );
         let ev = a.apply(RosterInput::Disconnected);
         assert_eq!(ev, vec![AudienceEvent::Disconnected]);
         assert!(a.get_myself().is_none());

@@ -62,7 +62,11 @@ pub struct BasicMember {
 
 impl Member for BasicMember {
     fn from_client(user_id: &str, client: &Client) -> Self {
-        BasicMember { id: user_id.to_owned(), name: client.user.name.clone(), connections: Vec::new() }
+        BasicMember {
+            id: user_id.to_owned(),
+            name: client.user.name.clone(),
+            connections: Vec::new(),
+        }
     }
     fn id(&self) -> &str {
         &self.id

@@ -31,6 +31,12 @@ where
     }
 }
 
+impl MemberPolicy for Box<dyn MemberPolicy> {
+    fn includes(&self, client_id: &str, client: &Client) -> bool {
+        (**self).includes(client_id, client)
+    }
+}
+
 /// The default: interactive clients only (hides summarizers and bots), any mode.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InteractiveOnly;

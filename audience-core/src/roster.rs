@@ -38,6 +38,9 @@ use crate::wire::{Client, ClientId, SignalClient};
 pub const DEFAULT_DEPARTED_CAPACITY: usize = 16_384;
 
 /// One input to the roster.
+// Joins dominate the traffic and carry the record by value; boxing would add an allocation
+// to the common case to shrink the rare ones.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum RosterInput {
     /// A new connection was accepted: our client id and every other client at that moment.
@@ -129,7 +132,11 @@ struct Departed {
 
 impl Departed {
     fn new(capacity: usize) -> Self {
-        Departed { ids: HashSet::new(), order: VecDeque::new(), capacity }
+        Departed {
+            ids: HashSet::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
     }
 
     fn insert(&mut self, id: &str) {
@@ -189,9 +196,10 @@ impl Roster {
     pub fn apply(&mut self, input: RosterInput) -> Vec<RosterChange> {
         let mut changes = Vec::new();
         match input {
-            RosterInput::Connected { client_id, initial_clients } => {
-                self.connected(client_id, initial_clients, &mut changes)
-            }
+            RosterInput::Connected {
+                client_id,
+                initial_clients,
+            } => self.connected(client_id, initial_clients, &mut changes),
             RosterInput::Joined { client, source } => self.joined(client, source, &mut changes),
             RosterInput::Left { client_id, source } => self.left(&client_id, source, &mut changes),
             RosterInput::Disconnected => {
@@ -206,7 +214,12 @@ impl Roster {
         changes
     }
 
-    fn connected(&mut self, client_id: ClientId, initial: Vec<SignalClient>, changes: &mut Vec<RosterChange>) {
+    fn connected(
+        &mut self,
+        client_id: ClientId,
+        initial: Vec<SignalClient>,
+        changes: &mut Vec<RosterChange>,
+    ) {
         if self.state != ConnectionState::Disconnected
             && let Some(old) = self.self_id.clone()
         {
@@ -216,13 +229,20 @@ impl Roster {
         // The service's list is the truth at this moment: whatever we hold that it lacks has
         // left, whatever it has that we lack has joined (C-11). Our own new id is not in it.
         let fresh: HashSet<&str> = initial.iter().map(|c| c.client_id.as_str()).collect();
-        let mut gone: Vec<ClientId> =
-            self.clients.keys().filter(|id| !fresh.contains(id.as_str()) && **id != client_id).cloned().collect();
+        let mut gone: Vec<ClientId> = self
+            .clients
+            .keys()
+            .filter(|id| !fresh.contains(id.as_str()) && **id != client_id)
+            .cloned()
+            .collect();
         gone.sort();
         for id in gone {
             if let Some(client) = self.clients.remove(&id) {
                 self.departed.insert(&id);
-                changes.push(RosterChange::Removed { client_id: id, client });
+                changes.push(RosterChange::Removed {
+                    client_id: id,
+                    client,
+                });
             }
         }
         for joined in initial {
@@ -232,8 +252,12 @@ impl Roster {
             // The service lists it, so it is present whatever we believed.
             self.departed.forget(&joined.client_id);
             let client = Arc::new(joined.client);
-            self.clients.insert(joined.client_id.clone(), Arc::clone(&client));
-            changes.push(RosterChange::Added { client_id: joined.client_id, client });
+            self.clients
+                .insert(joined.client_id.clone(), Arc::clone(&client));
+            changes.push(RosterChange::Added {
+                client_id: joined.client_id,
+                client,
+            });
         }
         self.self_id = Some(client_id.clone());
         self.state = ConnectionState::Joining;
@@ -254,7 +278,10 @@ impl Roster {
         }
         let client = Arc::new(joined.client);
         self.clients.insert(id.clone(), Arc::clone(&client));
-        changes.push(RosterChange::Added { client_id: id.clone(), client });
+        changes.push(RosterChange::Added {
+            client_id: id.clone(),
+            client,
+        });
         if self.state == ConnectionState::Joining && self.self_id.as_deref() == Some(id.as_str()) {
             self.self_joined(id, changes);
         }
@@ -262,22 +289,37 @@ impl Roster {
 
     fn self_joined(&mut self, id: ClientId, changes: &mut Vec<RosterChange>) {
         self.state = ConnectionState::Connected;
-        let previous = self.last_joined_self.replace(id.clone()).filter(|old| *old != id);
-        changes.push(RosterChange::SelfJoined { client_id: id, previous });
+        let previous = self
+            .last_joined_self
+            .replace(id.clone())
+            .filter(|old| *old != id);
+        changes.push(RosterChange::SelfJoined {
+            client_id: id,
+            previous,
+        });
     }
 
     fn left(&mut self, id: &str, source: Source, changes: &mut Vec<RosterChange>) {
         self.departed.insert(id);
         match self.clients.remove(id) {
             Some(client) => {
-                changes.push(RosterChange::Removed { client_id: id.to_owned(), client });
-                if self.self_id.as_deref() == Some(id) && self.state != ConnectionState::Disconnected {
+                changes.push(RosterChange::Removed {
+                    client_id: id.to_owned(),
+                    client,
+                });
+                if self.self_id.as_deref() == Some(id)
+                    && self.state != ConnectionState::Disconnected
+                {
                     // The service removed us (eviction) while our socket may still be open.
                     self.state = ConnectionState::Disconnected;
-                    changes.push(RosterChange::SelfLeft { client_id: id.to_owned() });
+                    changes.push(RosterChange::SelfLeft {
+                        client_id: id.to_owned(),
+                    });
                 }
             }
-            None => tracing::debug!(client_id = %id, ?source, "leave for an unknown client ignored"),
+            None => {
+                tracing::debug!(client_id = %id, ?source, "leave for an unknown client ignored")
+            }
         }
     }
 
@@ -323,7 +365,10 @@ mod tests {
     use crate::wire::{ConnectionMode, User};
 
     fn sc(id: &str, user: &str) -> SignalClient {
-        SignalClient::new(id, Client::interactive(User::new(user, user.to_uppercase()), ConnectionMode::Write))
+        SignalClient::new(
+            id,
+            Client::interactive(User::new(user, user.to_uppercase()), ConnectionMode::Write),
+        )
     }
 
     fn ids(changes: &[RosterChange]) -> Vec<String> {
@@ -332,7 +377,10 @@ mod tests {
             .map(|c| match c {
                 RosterChange::Added { client_id, .. } => format!("+{client_id}"),
                 RosterChange::Removed { client_id, .. } => format!("-{client_id}"),
-                RosterChange::SelfJoined { client_id, previous } => format!("self={client_id}<-{previous:?}"),
+                RosterChange::SelfJoined {
+                    client_id,
+                    previous,
+                } => format!("self={client_id}<-{previous:?}"),
                 RosterChange::SelfLeft { client_id } => format!("selfleft={client_id}"),
             })
             .collect()
@@ -341,10 +389,16 @@ mod tests {
     #[test]
     fn self_is_connected_only_after_own_join() {
         let mut r = Roster::default();
-        let ch = r.apply(RosterInput::Connected { client_id: "me".into(), initial_clients: vec![sc("b", "ub")] });
+        let ch = r.apply(RosterInput::Connected {
+            client_id: "me".into(),
+            initial_clients: vec![sc("b", "ub")],
+        });
         assert_eq!(ids(&ch), ["+b"]);
         assert_eq!(r.state(), ConnectionState::Joining);
-        let ch = r.apply(RosterInput::Joined { client: sc("me", "ua"), source: Source::Signal });
+        let ch = r.apply(RosterInput::Joined {
+            client: sc("me", "ua"),
+            source: Source::Signal,
+        });
         assert_eq!(ids(&ch), ["+me", "self=me<-None"]);
         assert_eq!(r.state(), ConnectionState::Connected);
     }
@@ -352,26 +406,65 @@ mod tests {
     #[test]
     fn leave_before_join_is_remembered_and_late_join_ignored() {
         let mut r = Roster::default();
-        r.apply(RosterInput::Connected { client_id: "me".into(), initial_clients: vec![] });
-        assert!(r.apply(RosterInput::Left { client_id: "x".into(), source: Source::Signal }).is_empty());
-        assert!(r.apply(RosterInput::Joined { client: sc("x", "ux"), source: Source::Op }).is_empty());
+        r.apply(RosterInput::Connected {
+            client_id: "me".into(),
+            initial_clients: vec![],
+        });
+        assert!(
+            r.apply(RosterInput::Left {
+                client_id: "x".into(),
+                source: Source::Signal
+            })
+            .is_empty()
+        );
+        assert!(
+            r.apply(RosterInput::Joined {
+                client: sc("x", "ux"),
+                source: Source::Op
+            })
+            .is_empty()
+        );
         assert!(r.get("x").is_none());
     }
 
     #[test]
     fn reconnect_diffs_initial_clients_and_reports_previous_self() {
         let mut r = Roster::default();
-        r.apply(RosterInput::Connected { client_id: "a1".into(), initial_clients: vec![sc("b", "ub"), sc("c", "uc")] });
-        r.apply(RosterInput::Joined { client: sc("a1", "ua"), source: Source::Signal });
+        r.apply(RosterInput::Connected {
+            client_id: "a1".into(),
+            initial_clients: vec![sc("b", "ub"), sc("c", "uc")],
+        });
+        r.apply(RosterInput::Joined {
+            client: sc("a1", "ua"),
+            source: Source::Signal,
+        });
         let ch = r.apply(RosterInput::Disconnected);
         assert_eq!(ids(&ch), ["selfleft=a1"]);
-        let ch = r.apply(RosterInput::Connected { client_id: "a2".into(), initial_clients: vec![sc("c", "uc"), sc("d", "ud")] });
+        let ch = r.apply(RosterInput::Connected {
+            client_id: "a2".into(),
+            initial_clients: vec![sc("c", "uc"), sc("d", "ud")],
+        });
         assert_eq!(ids(&ch), ["-a1", "-b", "+d"]);
-        let ch = r.apply(RosterInput::Joined { client: sc("a2", "ua"), source: Source::Signal });
+        let ch = r.apply(RosterInput::Joined {
+            client: sc("a2", "ua"),
+            source: Source::Signal,
+        });
         assert_eq!(ids(&ch), ["+a2", "self=a2<-Some(\"a1\")"]);
         // b's late leave and a1's late leave change nothing.
-        assert!(r.apply(RosterInput::Left { client_id: "b".into(), source: Source::Op }).is_empty());
-        assert!(r.apply(RosterInput::Left { client_id: "a1".into(), source: Source::Op }).is_empty());
+        assert!(
+            r.apply(RosterInput::Left {
+                client_id: "b".into(),
+                source: Source::Op
+            })
+            .is_empty()
+        );
+        assert!(
+            r.apply(RosterInput::Left {
+                client_id: "a1".into(),
+                source: Source::Op
+            })
+            .is_empty()
+        );
         let mut now: Vec<_> = r.clients().map(|(id, _)| id.clone()).collect();
         now.sort();
         assert_eq!(now, ["a2", "c", "d"]);
@@ -380,9 +473,18 @@ mod tests {
     #[test]
     fn own_leave_while_connected_is_an_eviction() {
         let mut r = Roster::default();
-        r.apply(RosterInput::Connected { client_id: "me".into(), initial_clients: vec![] });
-        r.apply(RosterInput::Joined { client: sc("me", "u"), source: Source::Op });
-        let ch = r.apply(RosterInput::Left { client_id: "me".into(), source: Source::Op });
+        r.apply(RosterInput::Connected {
+            client_id: "me".into(),
+            initial_clients: vec![],
+        });
+        r.apply(RosterInput::Joined {
+            client: sc("me", "u"),
+            source: Source::Op,
+        });
+        let ch = r.apply(RosterInput::Left {
+            client_id: "me".into(),
+            source: Source::Op,
+        });
         assert_eq!(ids(&ch), ["-me", "selfleft=me"]);
         assert_eq!(r.state(), ConnectionState::Disconnected);
         assert!(r.apply(RosterInput::Disconnected).is_empty());
@@ -392,7 +494,10 @@ mod tests {
     fn departed_memory_is_bounded() {
         let mut r = Roster::with_departed_capacity(2);
         for id in ["x", "y", "z"] {
-            r.apply(RosterInput::Left { client_id: id.into(), source: Source::Signal });
+            r.apply(RosterInput::Left {
+                client_id: id.into(),
+                source: Source::Signal,
+            });
         }
         assert!(!r.has_departed("x"));
         assert!(r.has_departed("y") && r.has_departed("z"));

@@ -47,9 +47,20 @@ pub struct ConnectRequest {
 
 impl ConnectRequest {
     /// An interactive client of `user` in `mode` on `document_id`.
-    pub fn new(tenant_id: impl Into<String>, document_id: impl Into<String>, user: User, mode: ConnectionMode) -> Self {
+    pub fn new(
+        tenant_id: impl Into<String>,
+        document_id: impl Into<String>,
+        user: User,
+        mode: ConnectionMode,
+    ) -> Self {
         let client = Client::interactive(user.clone(), mode);
-        ConnectRequest { tenant_id: tenant_id.into(), document_id: document_id.into(), user, mode, client }
+        ConnectRequest {
+            tenant_id: tenant_id.into(),
+            document_id: document_id.into(),
+            user,
+            mode,
+            client,
+        }
     }
 }
 
@@ -104,6 +115,9 @@ impl std::fmt::Display for DisconnectReason {
 }
 
 /// One thing the service told this connection.
+// Joins dominate the traffic and carry the record by value; boxing would add an allocation
+// to the common case to shrink the rare ones.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServiceEvent {
     /// A connection joined.
@@ -191,7 +205,11 @@ pub trait EventSource: Send {
 pub trait SignalSender: Send + Sync {
     /// Sends an application signal: `content` is serialized to a JSON string on the wire;
     /// `target` sends it to one client only.
-    async fn submit_signal(&self, content: Value, target: Option<ClientId>) -> Result<(), TransportError>;
+    async fn submit_signal(
+        &self,
+        content: Value,
+        target: Option<ClientId>,
+    ) -> Result<(), TransportError>;
     /// Closes the connection cleanly (the service then announces our leave).
     async fn close(&self) -> Result<(), TransportError>;
 }
@@ -208,6 +226,8 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }

@@ -57,7 +57,9 @@ impl std::str::FromStr for ConnectionMode {
         match s {
             "write" => Ok(ConnectionMode::Write),
             "read" => Ok(ConnectionMode::Read),
-            other => Err(format!("unknown connection mode `{other}` (expected `read` or `write`)")),
+            other => Err(format!(
+                "unknown connection mode `{other}` (expected `read` or `write`)"
+            )),
         }
     }
 }
@@ -113,7 +115,11 @@ pub struct User {
 impl User {
     /// A user with an id and a name.
     pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
-        User { id: Some(id.into()), name: Some(name.into()), extra: Extra::new() }
+        User {
+            id: Some(id.into()),
+            name: Some(name.into()),
+            extra: Extra::new(),
+        }
     }
 
     /// The user id if present and not empty.
@@ -153,7 +159,10 @@ impl Client {
         Client {
             mode,
             details: ClientDetails {
-                capabilities: Capabilities { interactive: true, extra: Extra::new() },
+                capabilities: Capabilities {
+                    interactive: true,
+                    extra: Extra::new(),
+                },
                 ..ClientDetails::default()
             },
             permission: Vec::new(),
@@ -194,7 +203,11 @@ pub struct SignalClient {
 impl SignalClient {
     /// Pairs a client id with its record.
     pub fn new(client_id: impl Into<ClientId>, client: Client) -> Self {
-        SignalClient { client_id: client_id.into(), client, extra: Extra::new() }
+        SignalClient {
+            client_id: client_id.into(),
+            client,
+            extra: Extra::new(),
+        }
     }
 }
 
@@ -210,7 +223,11 @@ pub struct SignalMessage {
     /// The payload: normally a JSON string.
     pub content: Value,
     /// Set when the signal was sent to one client only.
-    #[serde(rename = "targetClientId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetClientId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target_client_id: Option<ClientId>,
     /// Fields not modelled here.
     #[serde(flatten)]
@@ -218,6 +235,7 @@ pub struct SignalMessage {
 }
 
 /// A join or leave announced by the service in a system signal or a sequenced op.
+#[allow(clippy::large_enum_variant)] // joins dominate; see `ServiceEvent`
 #[derive(Debug, Clone, PartialEq)]
 pub enum Membership {
     /// A connection joined.
@@ -252,7 +270,9 @@ pub enum WireError {
 /// many payloads) or the object itself.
 fn decode_nested(value: &Value, what: &'static str) -> Result<Value, WireError> {
     match value {
-        Value::String(text) => serde_json::from_str(text).map_err(|source| WireError::Json { what, source }),
+        Value::String(text) => {
+            serde_json::from_str(text).map_err(|source| WireError::Json { what, source })
+        }
         other => Ok(other.clone()),
     }
 }
@@ -272,13 +292,18 @@ impl SignalMessage {
         match (kind, inner) {
             (Some("join"), Some(inner)) => {
                 let joined = decode_nested(inner, "join signal")?;
-                let client = serde_json::from_value(joined)
-                    .map_err(|source| WireError::Json { what: "join signal", source })?;
+                let client = serde_json::from_value(joined).map_err(|source| WireError::Json {
+                    what: "join signal",
+                    source,
+                })?;
                 Ok(Some(Membership::Join(client)))
             }
             (Some("leave"), Some(inner)) => match decode_nested(inner, "leave signal")? {
                 Value::String(id) => Ok(Some(Membership::Leave(id))),
-                other => Err(WireError::Shape { what: "leave signal", detail: format!("expected a client id string, got {other}") }),
+                other => Err(WireError::Shape {
+                    what: "leave signal",
+                    detail: format!("expected a client id string, got {other}"),
+                }),
             },
             _ => Ok(None),
         }
@@ -346,22 +371,36 @@ impl SequencedMessage {
             _ => return Ok(None),
         };
         let payload: Value = match (&self.data, &self.contents) {
-            (Some(data), _) => serde_json::from_str(data).map_err(|source| WireError::Json { what, source })?,
+            (Some(data), _) => {
+                serde_json::from_str(data).map_err(|source| WireError::Json { what, source })?
+            }
             (None, Some(raw)) => {
-                let value: Value =
-                    serde_json::from_str(raw.get()).map_err(|source| WireError::Json { what, source })?;
+                let value: Value = serde_json::from_str(raw.get())
+                    .map_err(|source| WireError::Json { what, source })?;
                 decode_nested(&value, what)?
             }
-            (None, None) => return Err(WireError::Shape { what, detail: "neither `data` nor `contents`".into() }),
+            (None, None) => {
+                return Err(WireError::Shape {
+                    what,
+                    detail: "neither `data` nor `contents`".into(),
+                });
+            }
         };
         if self.kind == "join" {
-            let join: ClientJoin =
-                serde_json::from_value(payload).map_err(|source| WireError::Json { what, source })?;
-            Ok(Some(Membership::Join(SignalClient { client_id: join.client_id, client: join.detail, extra: Extra::new() })))
+            let join: ClientJoin = serde_json::from_value(payload)
+                .map_err(|source| WireError::Json { what, source })?;
+            Ok(Some(Membership::Join(SignalClient {
+                client_id: join.client_id,
+                client: join.detail,
+                extra: Extra::new(),
+            })))
         } else {
             match payload {
                 Value::String(id) => Ok(Some(Membership::Leave(id))),
-                other => Err(WireError::Shape { what, detail: format!("expected a client id string, got {other}") }),
+                other => Err(WireError::Shape {
+                    what,
+                    detail: format!("expected a client id string, got {other}"),
+                }),
             }
         }
     }
@@ -399,7 +438,11 @@ pub struct NackContent {
     #[serde(default)]
     pub message: String,
     /// Seconds to wait before retrying, for throttling.
-    #[serde(rename = "retryAfter", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "retryAfter",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub retry_after: Option<f64>,
     /// Fields not modelled here.
     #[serde(flatten)]
@@ -475,7 +518,10 @@ mod tests {
                 "data":"\"c0ca3070\"","expHash1":"55df6e22"}"#,
         )
         .unwrap();
-        assert_eq!(op.membership().unwrap(), Some(Membership::Leave("c0ca3070".into())));
+        assert_eq!(
+            op.membership().unwrap(),
+            Some(Membership::Leave("c0ca3070".into()))
+        );
         assert_eq!(op.extra["expHash1"], "55df6e22");
     }
 
@@ -505,9 +551,19 @@ mod tests {
             extra: Extra::new(),
         };
         assert_eq!(app.membership().unwrap(), None);
-        let bad = SignalMessage { client_id: None, content: Value::String("{not json".into()), target_client_id: None, extra: Extra::new() };
+        let bad = SignalMessage {
+            client_id: None,
+            content: Value::String("{not json".into()),
+            target_client_id: None,
+            extra: Extra::new(),
+        };
         assert!(bad.membership().is_err());
-        let leave_obj = SignalMessage { client_id: None, content: Value::String(r#"{"type":"leave","content":{}}"#.into()), target_client_id: None, extra: Extra::new() };
+        let leave_obj = SignalMessage {
+            client_id: None,
+            content: Value::String(r#"{"type":"leave","content":{}}"#.into()),
+            target_client_id: None,
+            extra: Extra::new(),
+        };
         assert!(leave_obj.membership().is_err());
     }
 
