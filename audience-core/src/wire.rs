@@ -298,8 +298,10 @@ impl SignalMessage {
                 })?;
                 Ok(Some(Membership::Join(client)))
             }
-            (Some("leave"), Some(inner)) => match decode_nested(inner, "leave signal")? {
-                Value::String(id) => Ok(Some(Membership::Leave(id))),
+            // The leave signal carries the client id as a plain string (unlike the leave op,
+            // whose `data` is JSON text of a string).
+            (Some("leave"), Some(inner)) => match inner {
+                Value::String(id) => Ok(Some(Membership::Leave(id.clone()))),
                 other => Err(WireError::Shape {
                     what: "leave signal",
                     detail: format!("expected a client id string, got {other}"),
@@ -558,6 +560,16 @@ mod tests {
             extra: Extra::new(),
         };
         assert!(bad.membership().is_err());
+        let leave = SignalMessage {
+            client_id: None,
+            content: Value::String(r#"{"type":"leave","content":"2d560735"}"#.into()),
+            target_client_id: None,
+            extra: Extra::new(),
+        };
+        assert_eq!(
+            leave.membership().unwrap(),
+            Some(Membership::Leave("2d560735".into()))
+        );
         let leave_obj = SignalMessage {
             client_id: None,
             content: Value::String(r#"{"type":"leave","content":{}}"#.into()),
