@@ -137,6 +137,14 @@ impl MockService {
         lock(&self.shared).fail_next_connect(error);
     }
 
+    /// Makes the next accepted connection (to any document) start held, its own join signal
+    /// included, as if [`MockService::hold`] had been called before anything was sent to it.
+    /// Calls queue up: each holds one further connection. With [`MockService::release_as`]
+    /// `(id, &[])` the own join is lost for good (C-01: a client that never sees itself join).
+    pub fn hold_next_connect(&self) {
+        lock(&self.shared).hold_next_connect();
+    }
+
     // ----- inspecting -----
 
     /// The service's truth: every connection of `document_id` (read and write, interactive or

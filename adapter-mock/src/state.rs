@@ -87,6 +87,8 @@ pub(crate) struct State {
     docs: BTreeMap<String, Doc>,
     conns: HashMap<ClientId, Conn>,
     connect_failures: VecDeque<TransportError>,
+    /// How many upcoming connections start held.
+    hold_next_connects: u32,
     transcript: Vec<Delivered>,
 }
 
@@ -151,6 +153,7 @@ impl State {
             docs: BTreeMap::new(),
             conns: HashMap::new(),
             connect_failures: VecDeque::new(),
+            hold_next_connects: 0,
             transcript: Vec::new(),
         }
     }
@@ -165,6 +168,10 @@ impl State {
 
     pub(crate) fn fail_next_connect(&mut self, error: TransportError) {
         self.connect_failures.push_back(error);
+    }
+
+    pub(crate) fn hold_next_connect(&mut self) {
+        self.hold_next_connects = self.hold_next_connects.saturating_add(1);
     }
 
     /// Accepts a connection; `attached` connections get a receiver for their events.
@@ -201,13 +208,18 @@ impl State {
         } else {
             (None, None)
         };
+        let mut delivery = Delivery::default();
+        if self.hold_next_connects > 0 {
+            self.hold_next_connects -= 1;
+            delivery.hold();
+        }
         self.conns.insert(
             client_id.clone(),
             Conn {
                 doc: doc_id.clone(),
                 record: record.clone(),
                 tx,
-                delivery: Delivery::default(),
+                delivery,
                 pending: Vec::new(),
                 client_closed: false,
             },

@@ -432,3 +432,39 @@ fn killing_a_held_client_discards_what_was_held() {
         ))]
     );
 }
+
+#[test]
+fn hold_next_connect_holds_the_own_join_of_the_next_connection_only() {
+    let svc = MockService::new();
+    let (mut a, _b) = pair(&svc);
+    svc.hold_next_connect();
+    let mut c = svc.connect_mock(&request(DOC, "uC", Write)).unwrap();
+    let c_rec = record(&svc, DOC, c.client_id());
+    let c_id = c.info.client_id.clone();
+    assert!(c.events.drain().is_empty());
+    assert_eq!(
+        svc.held(&c_id).unwrap(),
+        vec![join_signal(&c_rec), join_op(&c_rec)]
+    );
+    assert_eq!(
+        a.events.drain(),
+        vec![join_signal(&c_rec), join_op(&c_rec)],
+        "others are not held"
+    );
+
+    // The own join is lost for good; later messages flow.
+    svc.release_as(&c_id, &[]).unwrap();
+    a.sender.send_signal(json!("hi"), None).unwrap();
+    assert_eq!(
+        c.events.drain(),
+        vec![signal(a.client_id(), json!("hi"), None)]
+    );
+
+    let mut d = svc.connect_mock(&request(DOC, "uD", Read)).unwrap();
+    let d_rec = record(&svc, DOC, d.client_id());
+    assert_eq!(
+        d.events.drain(),
+        vec![join_signal(&d_rec)],
+        "only one connection was held"
+    );
+}
