@@ -1,0 +1,229 @@
+//! Plain-JSON REST calls to the orderer (`/documents/...`).
+//!
+//! The JS driver tunnels every request as a "restless" form POST; the server only unwraps that
+//! when asked to, so plain verbs with JSON bodies work (FLUID-PROTOCOL.md 1.2). Orderer routes
+//! take `Authorization: Basic <jwt>` (ignored by Tinylicious, checked by Routerlicious).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use audience_core::wire::scopes;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use serde_json::Value;
+use url::Url;
+
+use crate::config::TinyliciousConfig;
+use crate::container_template;
+use crate::error::TinyliciousError;
+use crate::token::{AccessToken, TokenRequest};
+
+/// Longest server message kept in an error.
+const MAX_ERROR_TEXT: usize = 500;
+
+/// REST client for one service.
+#[derive(Debug, Clone)]
+pub(crate) struct RestClient {
+    http: reqwest::Client,
+    config: TinyliciousConfig,
+}
+
+fn clip(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(MAX_ERROR_TEXT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// The message of an error body: `{"message": …}` or `{"error": …}` when JSON, else the text.
+fn server_message(body: &str) -> String {
+    if let Ok(value) = serde_json::from_str::<Value>(body) {
+        for key in ["message", "error"] {
+            if let Some(text) = value.get(key).and_then(Value::as_str) {
+                return clip(text);
+            }
+        }
+    }
+    clip(body)
+}
+
+fn unreachable(url: &Url, err: &reqwest::Error) -> TinyliciousError {
+    // reqwest's Display for the error includes the URL already; keep the source chain short.
+    let mut detail = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    TinyliciousError::Unreachable {
+        url: url.to_string(),
+        detail,
+    }
+}
+
+fn auth_header(token: &AccessToken) -> Result<HeaderValue, TinyliciousError> {
+    let mut value = HeaderValue::from_str(&format!("Basic {}", token.expose_secret()))
+        .map_err(|_| TinyliciousError::Token("the token is not a valid header value".into()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+impl RestClient {
+    pub(crate) fn new(config: TinyliciousConfig) -> Result<Self, TinyliciousError> {
+        let tls = crate::tls::client_config(config.extra_root_certificates(), true)?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(config.request_timeout())
+            .connect_timeout(config.connect_timeout())
+            .build()
+            .map_err(|e| TinyliciousError::Client(e.to_string()))?;
+        Ok(RestClient { http, config })
+    }
+
+    async fn token(
+        &self,
+        document_id: &str,
+        scopes: &[&str],
+    ) -> Result<AccessToken, TinyliciousError> {
+        let request = TokenRequest {
+            tenant_id: self.config.tenant_id(),
+            document_id,
+            user: self.config.rest_user(),
+            scopes,
+        };
+        self.config.token_provider().token(&request).await
+    }
+
+    /// Sends a request and returns the body of a 2xx answer, or `None` for 404.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &Url,
+    ) -> Result<Option<String>, TinyliciousError> {
+        let response = request.send().await.map_err(|e| unreachable(url, &e))?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| unreachable(url, &e))?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(TinyliciousError::Http {
+                status: status.as_u16(),
+                url: url.to_string(),
+                message: server_message(&body),
+            });
+        }
+        Ok(Some(body))
+    }
+
+    /// `GET /documents/<tenant>/<id>`: `null` (or 404) means the document does not exist.
+    pub(crate) async fn container_exists(&self, id: &str) -> Result<bool, TinyliciousError> {
+        let url = self
+            .config
+            .orderer_rest_url(&["documents", self.config.tenant_id(), id])?;
+        let token = self.token(id, &[scopes::DOC_READ]).await?;
+        let request = self
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, auth_header(&token)?);
+        let Some(body) = self.send(request, &url).await? else {
+            return Ok(false);
+        };
+        let value: Value =
+            serde_json::from_str(&body).map_err(|e| TinyliciousError::BadResponse {
+                url: url.to_string(),
+                detail: format!("not JSON: {e}"),
+            })?;
+        Ok(!value.is_null())
+    }
+
+    /// `POST /documents/<tenant>` with the container template; returns the new id.
+    pub(crate) async fn create_container(
+        &self,
+        id: Option<&str>,
+    ) -> Result<String, TinyliciousError> {
+        let url = self
+            .config
+            .orderer_rest_url(&["documents", self.config.tenant_id()])?;
+        let token = self
+            .token(
+                "",
+                &[scopes::DOC_READ, scopes::DOC_WRITE, scopes::SUMMARY_WRITE],
+            )
+            .await?;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let now_ms = u64::try_from(now_ms).unwrap_or(u64::MAX);
+        let telemetry_id = uuid::Uuid::new_v4().to_string();
+        let body = container_template::create_body(id, now_ms, &telemetry_id);
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| TinyliciousError::Client(format!("cannot encode body: {e}")))?;
+        let request = self
+            .http
+            .post(url.clone())
+            .header(AUTHORIZATION, auth_header(&token)?)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        let body = self
+            .send(request, &url)
+            .await?
+            .ok_or_else(|| TinyliciousError::Http {
+                status: 404,
+                url: url.to_string(),
+                message: "the documents route does not exist on this server".into(),
+            })?;
+        parse_created_id(&body).ok_or_else(|| TinyliciousError::BadResponse {
+            url: url.to_string(),
+            detail: format!("expected the new document id, got {}", clip(&body)),
+        })
+    }
+}
+
+/// The 201 body: a JSON string (Tinylicious), or `{"id": …}` (Routerlicious with
+/// `generateToken`).
+fn parse_created_id(body: &str) -> Option<String> {
+    match serde_json::from_str::<Value>(body).ok()? {
+        Value::String(id) if !id.is_empty() => Some(id),
+        Value::Object(map) => map
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_id_forms() {
+        assert_eq!(
+            parse_created_id(r#""94cdb4a8-b8a2-4d39-8346-6fb91ffe36ec""#).as_deref(),
+            Some("94cdb4a8-b8a2-4d39-8346-6fb91ffe36ec")
+        );
+        assert_eq!(
+            parse_created_id(r#"{"id":"d1","token":"t"}"#).as_deref(),
+            Some("d1")
+        );
+        assert_eq!(parse_created_id(r#""""#), None);
+        assert_eq!(parse_created_id("[1]"), None);
+        assert_eq!(parse_created_id("<html>"), None);
+    }
+
+    #[test]
+    fn server_messages_are_extracted_and_clipped() {
+        assert_eq!(
+            server_message(r#"{"message":"Failed to create ref"}"#),
+            "Failed to create ref"
+        );
+        assert_eq!(server_message("plain text\n"), "plain text");
+        let long = "x".repeat(2000);
+        let clipped = server_message(&long);
+        assert_eq!(clipped.chars().count(), MAX_ERROR_TEXT + 1);
+        assert!(clipped.ends_with('…'));
+    }
+}

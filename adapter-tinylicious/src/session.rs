@@ -1,0 +1,650 @@
+//! The Fluid session on top of socket.io: `connect_document`, then events until the end.
+//!
+//! [`establish`] runs the handshake inline and buffers every `signal`/`op` received from the
+//! moment the socket opens: the service sends the new client's own join signal *before*
+//! `connect_document_success` (FLUID-PROTOCOL.md 2.1). Once accepted, a driver task owns the
+//! socket; it turns frames into [`ServiceEvent`]s in arrival order, answers heartbeats, sends
+//! the writer's noops ([`Keepalive`]) and the caller's signals, and notices a dead server
+//! ([`DisconnectReason::Timeout`]) or its own eviction ([`DisconnectReason::Evicted`]: a `leave`
+//! op for the own client id, or a "Nonexistent client" nack).
+//!
+//! Decoding never fails the connection: a malformed event is logged and skipped.
+
+use std::borrow::Cow;
+
+use async_trait::async_trait;
+use audience_core::transport::{
+    ConnectedInfo, Connection, DisconnectReason, EventSource, InboundSignal, ServiceEvent,
+    SignalSender, Source, TransportError,
+};
+use audience_core::wire::{
+    ClientId, ConnectionMode, Membership, Nack, SequencedMessage, SignalClient, SignalMessage,
+    TokenClaims,
+};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Duration, Instant};
+
+use crate::codec::{self, Packet, SocketPacket};
+use crate::keepalive::Keepalive;
+use crate::socket::{self, Heartbeat, Incoming, WsStream};
+
+/// Protocol versions offered in `connect_document`, exactly as the JS driver sends them.
+pub const PROTOCOL_VERSIONS: [&str; 4] = ["^0.4.0", "^0.3.0", "^0.2.0", "^0.1.0"];
+
+/// How long a clean close may take before the socket is simply dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// What the session state machine says after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Keep going.
+    Continue,
+    /// The service no longer knows this client: stop and let the client driver reconnect.
+    Evicted,
+}
+
+/// Decodes Fluid events into [`ServiceEvent`]s and tracks sequence numbers.
+#[derive(Debug)]
+pub(crate) struct SessionState {
+    own_client_id: Option<ClientId>,
+    /// Highest sequence number seen; `-1` (the service substitutes its current one) until an
+    /// op arrives.
+    last_sequence_number: i64,
+    keepalive: Option<Keepalive>,
+}
+
+/// Only what the op stream needs from each message, read without building a JSON tree.
+#[derive(Deserialize)]
+struct OpHead<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(rename = "sequenceNumber", default)]
+    sequence_number: i64,
+}
+
+/// Splits an argument that may be one object or an array of them.
+fn one_or_many(raw: &RawValue) -> Vec<&RawValue> {
+    if raw.get().trim_start().starts_with('[') {
+        match serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
+            Ok(items) => items,
+            Err(err) => {
+                tracing::warn!(%err, "skipping a malformed array argument");
+                Vec::new()
+            }
+        }
+    } else {
+        vec![raw]
+    }
+}
+
+/// The content of an application signal: the wire carries JSON text, parsed once here; text
+/// that is not JSON is delivered as a JSON string, never an error.
+fn signal_content(content: Value) -> Value {
+    match content {
+        Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        other => other,
+    }
+}
+
+impl SessionState {
+    pub(crate) fn new() -> Self {
+        SessionState {
+            own_client_id: None,
+            last_sequence_number: -1,
+            keepalive: None,
+        }
+    }
+
+    /// The service accepted the connection as `client_id` in `mode` at `now`.
+    pub(crate) fn accepted(&mut self, client_id: &str, mode: ConnectionMode, now: Instant) {
+        self.own_client_id = Some(client_id.to_owned());
+        if mode == ConnectionMode::Write {
+            self.keepalive = Some(Keepalive::new(now, self.last_sequence_number));
+        }
+    }
+
+    /// Handles one socket.io event, appending what it means to `out`.
+    pub(crate) fn on_event(
+        &mut self,
+        name: &str,
+        args: &[&RawValue],
+        now: Instant,
+        out: &mut Vec<ServiceEvent>,
+    ) -> Verdict {
+        match name {
+            "signal" => {
+                for arg in args {
+                    for raw in one_or_many(arg) {
+                        self.on_signal(raw, out);
+                    }
+                }
+                Verdict::Continue
+            }
+            "op" => match args.get(1) {
+                Some(messages) => self.on_ops(messages, now, out),
+                None => {
+                    tracing::warn!("skipping an op event without messages");
+                    Verdict::Continue
+                }
+            },
+            "nack" => match args.get(1).or(args.first()) {
+                Some(nacks) => self.on_nacks(nacks, out),
+                None => Verdict::Continue,
+            },
+            other => {
+                tracing::debug!(event = other, "ignoring socket.io event");
+                Verdict::Continue
+            }
+        }
+    }
+
+    fn on_signal(&self, raw: &RawValue, out: &mut Vec<ServiceEvent>) {
+        let message: SignalMessage = match serde_json::from_str(raw.get()) {
+            Ok(message) => message,
+            Err(err) => {
+                tracing::warn!(%err, "skipping a malformed signal");
+                return;
+            }
+        };
+        let Some(sender) = message.client_id.clone() else {
+            match message.membership() {
+                Ok(Some(Membership::Join(client))) => {
+                    out.push(ServiceEvent::ClientJoined {
+                        client,
+                        source: Source::Signal,
+                    });
+                }
+                Ok(Some(Membership::Leave(client_id))) => {
+                    out.push(ServiceEvent::ClientLeft {
+                        client_id,
+                        source: Source::Signal,
+                    });
+                }
+                Ok(None) => tracing::debug!("ignoring a system signal that is not a join or leave"),
+                Err(err) => tracing::warn!(%err, "skipping a malformed system signal"),
+            }
+            return;
+        };
+        out.push(ServiceEvent::Signal(InboundSignal {
+            client_id: sender,
+            content: signal_content(message.content),
+            target_client_id: message.target_client_id,
+        }));
+    }
+
+    fn on_ops(
+        &mut self,
+        messages: &RawValue,
+        now: Instant,
+        out: &mut Vec<ServiceEvent>,
+    ) -> Verdict {
+        let mut verdict = Verdict::Continue;
+        for raw in one_or_many(messages) {
+            let head: OpHead<'_> = match serde_json::from_str(raw.get()) {
+                Ok(head) => head,
+                Err(err) => {
+                    tracing::warn!(%err, "skipping a malformed op");
+                    continue;
+                }
+            };
+            self.last_sequence_number = self.last_sequence_number.max(head.sequence_number);
+            if let Some(keepalive) = self.keepalive.as_mut() {
+                keepalive.on_sequenced(&head.kind, head.sequence_number, now);
+            }
+            if head.kind != "join" && head.kind != "leave" {
+                continue;
+            }
+            let membership = serde_json::from_str::<SequencedMessage>(raw.get())
+                .map_err(|err| err.to_string())
+                .and_then(|op| op.membership().map_err(|err| err.to_string()));
+            match membership {
+                Ok(Some(Membership::Join(client))) => {
+                    out.push(ServiceEvent::ClientJoined {
+                        client,
+                        source: Source::Op,
+                    });
+                }
+                Ok(Some(Membership::Leave(client_id))) => {
+                    if self.own_client_id.as_deref() == Some(client_id.as_str()) {
+                        tracing::info!(
+                            seq = head.sequence_number,
+                            "the service removed this client (leave op)"
+                        );
+                        verdict = Verdict::Evicted;
+                    }
+                    out.push(ServiceEvent::ClientLeft {
+                        client_id,
+                        source: Source::Op,
+                    });
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(%err, seq = head.sequence_number, "skipping a malformed membership op")
+                }
+            }
+        }
+        verdict
+    }
+
+    fn on_nacks(&mut self, nacks: &RawValue, out: &mut Vec<ServiceEvent>) -> Verdict {
+        let mut verdict = Verdict::Continue;
+        for raw in one_or_many(nacks) {
+            match serde_json::from_str::<Nack>(raw.get()) {
+                Ok(nack) => {
+                    tracing::warn!(code = nack.content.code, message = %nack.content.message, "nack");
+                    if nack.is_nonexistent_client() {
+                        verdict = Verdict::Evicted;
+                    }
+                    out.push(ServiceEvent::Nack(nack));
+                }
+                Err(err) => tracing::warn!(%err, "skipping a malformed nack"),
+            }
+        }
+        verdict
+    }
+
+    /// The next noop frame, if this is a writer.
+    fn noop_frame(&mut self, now: Instant) -> Option<Result<String, TransportError>> {
+        let client_id = self.own_client_id.clone()?;
+        let noop = self.keepalive.as_mut()?.next_noop(now);
+        let batch = serde_json::json!([[noop]]);
+        Some(
+            codec::encode_event("submitOp", &[Value::String(client_id), batch])
+                .map_err(|err| TransportError::Protocol(err.to_string())),
+        )
+    }
+
+    fn keepalive_deadline(&self) -> Option<Instant> {
+        self.keepalive.as_ref().map(Keepalive::deadline)
+    }
+}
+
+/// The `connect_document_success` payload, as far as the audience needs it.
+#[derive(Deserialize)]
+struct ConnectedMessage {
+    #[serde(rename = "clientId")]
+    client_id: ClientId,
+    #[serde(default)]
+    mode: Option<ConnectionMode>,
+    #[serde(rename = "initialClients", default)]
+    initial_clients: Vec<Value>,
+    #[serde(default)]
+    claims: Option<Value>,
+    #[serde(rename = "maxMessageSize", default)]
+    max_message_size: Option<u64>,
+}
+
+fn parse_connected(
+    args: &[&RawValue],
+    requested: ConnectionMode,
+) -> Result<ConnectedInfo, TransportError> {
+    let raw = args.first().ok_or_else(|| {
+        TransportError::Protocol("connect_document_success without payload".into())
+    })?;
+    let message: ConnectedMessage = serde_json::from_str(raw.get()).map_err(|err| {
+        TransportError::Protocol(format!("malformed connect_document_success: {err}"))
+    })?;
+    let initial_clients = message
+        .initial_clients
+        .into_iter()
+        .filter_map(
+            |value| match serde_json::from_value::<SignalClient>(value) {
+                Ok(client) => Some(client),
+                Err(err) => {
+                    tracing::warn!(%err, "skipping a malformed initial client");
+                    None
+                }
+            },
+        )
+        .collect();
+    Ok(ConnectedInfo {
+        client_id: message.client_id,
+        mode: message.mode.unwrap_or(requested),
+        initial_clients,
+        claims: message
+            .claims
+            .and_then(|claims| serde_json::from_value::<TokenClaims>(claims).ok()),
+        max_message_size: message.max_message_size,
+    })
+}
+
+fn parse_refusal(args: &[&RawValue]) -> TransportError {
+    let value: Value = args
+        .first()
+        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+        .unwrap_or(Value::Null);
+    let code = value
+        .get("code")
+        .and_then(Value::as_u64)
+        .and_then(|c| u16::try_from(c).ok())
+        .unwrap_or(0);
+    let message = match value.get("message") {
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+        None => "no reason given".to_owned(),
+    };
+    TransportError::Refused { code, message }
+}
+
+/// The `submitSignal` v2 frame: `[clientId, [{"content": "<json>", "targetClientId"?}]]`.
+/// Never a `type` key: JS clients drop signals that carry one.
+pub(crate) fn signal_frame(
+    client_id: &str,
+    content: &Value,
+    target: Option<&str>,
+) -> Result<String, TransportError> {
+    let text =
+        serde_json::to_string(content).map_err(|err| TransportError::Protocol(err.to_string()))?;
+    let mut element = Map::new();
+    element.insert("content".to_owned(), Value::String(text));
+    if let Some(target) = target {
+        element.insert(
+            "targetClientId".to_owned(),
+            Value::String(target.to_owned()),
+        );
+    }
+    codec::encode_event(
+        "submitSignal",
+        &[
+            Value::String(client_id.to_owned()),
+            Value::Array(vec![Value::Object(element)]),
+        ],
+    )
+    .map_err(|err| TransportError::Protocol(err.to_string()))
+}
+
+/// Requests from the sender handle to the driver.
+#[derive(Debug)]
+enum Command {
+    Send {
+        frame: String,
+        done: oneshot::Sender<Result<(), TransportError>>,
+    },
+    Close {
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// The sending half handed to the core.
+#[derive(Debug)]
+struct TinyliciousSender {
+    client_id: ClientId,
+    max_payload: u64,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+#[async_trait]
+impl SignalSender for TinyliciousSender {
+    async fn submit_signal(
+        &self,
+        content: Value,
+        target: Option<ClientId>,
+    ) -> Result<(), TransportError> {
+        let frame = signal_frame(&self.client_id, &content, target.as_deref())?;
+        socket::check_size(&frame, self.max_payload)?;
+        let (done, result) = oneshot::channel();
+        self.commands
+            .send(Command::Send { frame, done })
+            .map_err(|_| TransportError::Closed)?;
+        result.await.map_err(|_| TransportError::Closed)?
+    }
+
+    async fn close(&self) -> Result<(), TransportError> {
+        let (done, finished) = oneshot::channel();
+        if self.commands.send(Command::Close { done }).is_err() {
+            // Already gone: closing twice is not an error.
+            return Ok(());
+        }
+        let _ = finished.await;
+        Ok(())
+    }
+}
+
+/// The receiving half handed to the core.
+#[derive(Debug)]
+struct TinyliciousEvents {
+    events: mpsc::UnboundedReceiver<ServiceEvent>,
+}
+
+#[async_trait]
+impl EventSource for TinyliciousEvents {
+    async fn next_event(&mut self) -> Option<ServiceEvent> {
+        self.events.recv().await
+    }
+}
+
+/// Sends `41` and a WebSocket close, bounded by [`CLOSE_GRACE`].
+async fn shutdown<S: WsStream>(ws: &mut S, say_goodbye: bool) {
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        if say_goodbye {
+            let _ = socket::send_text(ws, codec::DISCONNECT_FRAME.to_owned()).await;
+        }
+        let _ = futures_util::SinkExt::close(ws).await;
+    })
+    .await;
+}
+
+/// Connects the Fluid session over an open WebSocket: engine.io and socket.io handshakes,
+/// `connect_document`, buffering until `connect_document_success`, then starts the driver task.
+///
+/// `connect_frame` holds the token: it is sent, never logged.
+pub(crate) async fn establish<S: WsStream>(
+    mut ws: S,
+    endpoint: &str,
+    connect_frame: String,
+    requested: ConnectionMode,
+) -> Result<Connection, TransportError> {
+    let (handshake, mut heartbeat) = socket::engine_handshake(&mut ws, endpoint).await?;
+    socket::check_size(&connect_frame, handshake.max_payload)?;
+    socket::send_text(&mut ws, connect_frame).await?;
+    let mut state = SessionState::new();
+    let mut early = Vec::new();
+    let info = loop {
+        match socket::classify(ws.next().await) {
+            Incoming::Lost(reason) => {
+                return Err(TransportError::Unreachable {
+                    endpoint: endpoint.to_owned(),
+                    detail: format!(
+                        "the connection ended before the service accepted it: {reason}"
+                    ),
+                });
+            }
+            Incoming::Ping(pong) => {
+                heartbeat.on_ping(Instant::now());
+                socket::send_text(&mut ws, pong).await?;
+            }
+            Incoming::Ignore => {}
+            Incoming::Socket(text) => match codec::decode(&text) {
+                Ok(Packet::Message(SocketPacket::Event { name, args, .. })) => {
+                    match name.as_ref() {
+                        "connect_document_success" => break parse_connected(&args, requested)?,
+                        "connect_document_error" => {
+                            let refusal = parse_refusal(&args);
+                            shutdown(&mut ws, true).await;
+                            return Err(refusal);
+                        }
+                        other => {
+                            // Own join signal, ops and signals of others: kept for after the connect.
+                            let _ = state.on_event(other, &args, Instant::now(), &mut early);
+                        }
+                    }
+                }
+                Ok(Packet::Message(SocketPacket::Disconnect { .. })) => {
+                    return Err(TransportError::Unreachable {
+                        endpoint: endpoint.to_owned(),
+                        detail:
+                            "the server disconnected the socket before accepting the connection"
+                                .into(),
+                    });
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, len = text.len(), "skipping an undecodable frame"),
+            },
+        }
+    };
+    tracing::debug!(client_id = %info.client_id, mode = %info.mode, initial = info.initial_clients.len(), "connected");
+    state.accepted(&info.client_id, info.mode, Instant::now());
+
+    let (event_tx, event_rx) = mpsc::unbounded_channel();
+    for event in early {
+        let _ = event_tx.send(event);
+    }
+    let (command_tx, command_rx) = mpsc::unbounded_channel();
+    let driver = Driver {
+        ws,
+        state,
+        heartbeat,
+        max_payload: handshake.max_payload,
+        events: event_tx,
+        commands: command_rx,
+        commands_closed: false,
+    };
+    tokio::spawn(driver.run());
+    Ok(Connection {
+        sender: std::sync::Arc::new(TinyliciousSender {
+            client_id: info.client_id.clone(),
+            max_payload: handshake.max_payload,
+            commands: command_tx,
+        }),
+        events: Box::new(TinyliciousEvents { events: event_rx }),
+        info,
+    })
+}
+
+/// Owns the socket once connected.
+struct Driver<S> {
+    ws: S,
+    state: SessionState,
+    heartbeat: Heartbeat,
+    max_payload: u64,
+    events: mpsc::UnboundedSender<ServiceEvent>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    commands_closed: bool,
+}
+
+/// How the driver loop ended.
+enum End {
+    /// Report this reason, then close the socket (with `41` if it is still usable).
+    Disconnected(DisconnectReason, bool),
+    /// Nobody listens any more: close quietly.
+    Abandoned,
+}
+
+impl<S: WsStream> Driver<S> {
+    async fn run(mut self) {
+        let end = self.run_loop().await;
+        match end {
+            End::Disconnected(reason, say_goodbye) => {
+                tracing::debug!(%reason, "connection ended");
+                let _ = self.events.send(ServiceEvent::Disconnected(reason));
+                shutdown(&mut self.ws, say_goodbye).await;
+            }
+            End::Abandoned => shutdown(&mut self.ws, true).await,
+        }
+    }
+
+    fn emit(&self, events: Vec<ServiceEvent>) {
+        for event in events {
+            // A dropped receiver only means nobody listens; the sender may still be in use.
+            let _ = self.events.send(event);
+        }
+    }
+
+    async fn run_loop(&mut self) -> End {
+        loop {
+            if self.commands_closed && self.events.is_closed() {
+                return End::Abandoned;
+            }
+            let keepalive = self.state.keepalive_deadline();
+            tokio::select! {
+                message = self.ws.next() => match socket::classify(message) {
+                    Incoming::Socket(text) => {
+                        if let Some(end) = self.on_frame(&text) {
+                            return end;
+                        }
+                    }
+                    Incoming::Ping(pong) => {
+                        self.heartbeat.on_ping(Instant::now());
+                        if let Err(err) = socket::send_text(&mut self.ws, pong).await {
+                            return End::Disconnected(DisconnectReason::ConnectionLost(err.to_string()), false);
+                        }
+                    }
+                    Incoming::Ignore => {}
+                    Incoming::Lost(reason) => return End::Disconnected(reason, false),
+                },
+                command = self.commands.recv(), if !self.commands_closed => match command {
+                    Some(Command::Send { frame, done }) => {
+                        let result = socket::send_text(&mut self.ws, frame).await;
+                        let failed = result.as_ref().err().map(ToString::to_string);
+                        let _ = done.send(result);
+                        if let Some(err) = failed {
+                            return End::Disconnected(DisconnectReason::ConnectionLost(err), false);
+                        }
+                    }
+                    Some(Command::Close { done }) => {
+                        let _ = self.events.send(ServiceEvent::Disconnected(DisconnectReason::Closed));
+                        shutdown(&mut self.ws, true).await;
+                        let _ = done.send(());
+                        return End::Abandoned;
+                    }
+                    None => self.commands_closed = true,
+                },
+                () = tokio::time::sleep_until(self.heartbeat.deadline()) => {
+                    tracing::warn!("no heartbeat from the server within pingInterval + pingTimeout");
+                    return End::Disconnected(DisconnectReason::Timeout, false);
+                }
+                () = sleep_until_some(keepalive), if keepalive.is_some() => {
+                    if let Some(Err(err)) = self.send_noop().await {
+                        return End::Disconnected(DisconnectReason::ConnectionLost(err.to_string()), false);
+                    }
+                }
+                () = self.events.closed(), if self.commands_closed => return End::Abandoned,
+            }
+        }
+    }
+
+    /// Sends the writer's noop; `None` when there is nothing to send.
+    async fn send_noop(&mut self) -> Option<Result<(), TransportError>> {
+        let frame = match self.state.noop_frame(Instant::now())? {
+            Ok(frame) => frame,
+            Err(err) => return Some(Err(err)),
+        };
+        if let Err(err) = socket::check_size(&frame, self.max_payload) {
+            return Some(Err(err));
+        }
+        Some(socket::send_text(&mut self.ws, frame).await)
+    }
+
+    /// Handles one socket.io frame; `Some` ends the connection.
+    fn on_frame(&mut self, text: &str) -> Option<End> {
+        match codec::decode(text) {
+            Ok(Packet::Message(SocketPacket::Event { name, args, .. })) => {
+                let mut out = Vec::new();
+                let verdict = self.state.on_event(&name, &args, Instant::now(), &mut out);
+                self.emit(out);
+                (verdict == Verdict::Evicted)
+                    .then_some(End::Disconnected(DisconnectReason::Evicted, true))
+            }
+            Ok(Packet::Message(SocketPacket::Disconnect { .. })) => Some(End::Disconnected(
+                DisconnectReason::ConnectionLost("the server disconnected the socket".into()),
+                false,
+            )),
+            Ok(_) => None,
+            Err(err) => {
+                tracing::warn!(%err, len = text.len(), "skipping an undecodable frame");
+                None
+            }
+        }
+    }
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
