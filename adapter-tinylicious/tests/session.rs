@@ -1,0 +1,490 @@
+//! The socket session against a fake socket.io server on 127.0.0.1 replaying real frames.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use audience_core::transport::{
+    ConnectRequest, DisconnectReason, DocumentService, InboundSignal, ServiceEvent, Source,
+    TransportError,
+};
+use audience_core::wire::{ConnectionMode, User};
+use audience_tinylicious::{TinyliciousConfig, TinyliciousService};
+use common::{FakePeer, WsRecord};
+use serde_json::{Value, json};
+
+fn service(url: &str) -> TinyliciousService {
+    TinyliciousService::new(
+        TinyliciousConfig::from_url(url)
+            .unwrap()
+            .with_connect_timeout(Duration::from_secs(5)),
+    )
+    .unwrap()
+}
+
+fn request(document_id: &str, user: &str, mode: ConnectionMode) -> ConnectRequest {
+    ConnectRequest::new(
+        "tinylicious",
+        document_id,
+        User::new(user, user.to_uppercase()),
+        mode,
+    )
+}
+
+/// A compact view of an event: (kind, client id, source).
+fn summary(event: &ServiceEvent) -> (String, String, String) {
+    match event {
+        ServiceEvent::ClientJoined { client, source } => (
+            "join".into(),
+            client.client_id.clone(),
+            format!("{source:?}"),
+        ),
+        ServiceEvent::ClientLeft { client_id, source } => {
+            ("leave".into(), client_id.clone(), format!("{source:?}"))
+        }
+        ServiceEvent::Signal(signal) => ("signal".into(), signal.client_id.clone(), String::new()),
+        ServiceEvent::Nack(nack) => ("nack".into(), nack.content.message.clone(), String::new()),
+        ServiceEvent::Disconnected(reason) => {
+            let kind = match reason {
+                DisconnectReason::Closed => "closed",
+                DisconnectReason::ConnectionLost(_) => "lost",
+                DisconnectReason::Timeout => "timeout",
+                DisconnectReason::Evicted => "evicted",
+            };
+            ("disconnected".into(), kind.into(), String::new())
+        }
+    }
+}
+
+fn expect(list: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    list.iter()
+        .map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned()))
+        .collect()
+}
+
+/// Plays the server side of a traced connection: every s2c frame in order, waiting for the
+/// client's `40` and `connect_document` where the trace has them, then closes.
+async fn replay(mut peer: FakePeer, frames: Vec<WsRecord>) -> Vec<String> {
+    for frame in frames {
+        if frame.dir == "s2c" {
+            peer.send(&frame.raw).await;
+        } else if frame.raw == "40" {
+            peer.expect("40").await;
+        } else if frame.raw.starts_with(r#"42["connect_document""#) {
+            peer.expect(r#"42["connect_document""#).await;
+        }
+        // Other client frames (the JS latency ping, noops, `41`) are not ours to imitate.
+    }
+    peer.close().await
+}
+
+const DOC_02: &str = "a5b342c1-0bb6-45d5-9695-1bdbace1f7e4";
+const WATCHER_02: &str = "9abfefcb-7001-4b03-9b52-be2a17c20096";
+const ALICE_02: &str = "04efff43-6fdb-497c-9e1c-c511444c74fa";
+const SUMMARIZER_02: &str = "dd8a8bf3-a915-4de9-a2c3-b1b7290b3e03";
+const ALICE2_02: &str = "a62fa5a3-6895-4111-94fb-88b5d26ec57c";
+const BOB_02: &str = "0ce3fcbb-73e3-464c-9b74-47bcb6a8ab1f";
+
+#[tokio::test]
+async fn writer_connection_replayed_from_trace_02() {
+    let (url, mut peers) = common::fake_server().await;
+    let frames = common::connection("02-join-leave.jsonl", "ws2");
+    let server = tokio::spawn(async move { replay(peers.recv().await.unwrap(), frames).await });
+
+    let mut connection = service(&url)
+        .connect(&request(DOC_02, "watcher", ConnectionMode::Write))
+        .await
+        .unwrap();
+    assert_eq!(connection.info.client_id, WATCHER_02);
+    assert_eq!(connection.info.mode, ConnectionMode::Write);
+    assert!(connection.info.initial_clients.is_empty());
+    assert_eq!(connection.info.max_message_size, Some(16_384));
+    let claims = connection.info.claims.clone().unwrap();
+    assert_eq!(claims.user.name.as_deref(), Some("Watcher"));
+
+    let events = common::collect_events(connection.events.as_mut(), Duration::from_secs(10)).await;
+    let got: Vec<_> = events.iter().map(summary).collect();
+    assert_eq!(
+        got,
+        expect(&[
+            // The own join signal came before connect_document_success and is not lost.
+            ("join", WATCHER_02, "Signal"),
+            ("join", WATCHER_02, "Op"),
+            ("join", ALICE_02, "Signal"),
+            ("join", ALICE_02, "Op"),
+            ("signal", ALICE_02, ""),
+            ("join", SUMMARIZER_02, "Signal"),
+            ("join", SUMMARIZER_02, "Op"),
+            ("join", ALICE2_02, "Signal"),
+            ("join", ALICE2_02, "Op"),
+            ("join", BOB_02, "Signal"),
+            ("join", BOB_02, "Op"),
+            ("leave", BOB_02, "Signal"),
+            ("leave", BOB_02, "Op"),
+            ("leave", ALICE_02, "Signal"),
+            ("leave", ALICE_02, "Op"),
+            ("leave", ALICE2_02, "Signal"),
+            ("leave", ALICE2_02, "Op"),
+            ("disconnected", "lost", ""),
+        ])
+    );
+    // Details come through: user names, the summarizer's capabilities, the signal's payload.
+    match &events[2] {
+        ServiceEvent::ClientJoined { client, .. } => {
+            assert_eq!(client.client.user.id.as_deref(), Some("alice"));
+            assert_eq!(client.client.user.name.as_deref(), Some("Alice"));
+            assert!(client.client.is_interactive());
+        }
+        other => panic!("{other:?}"),
+    }
+    match &events[5] {
+        ServiceEvent::ClientJoined { client, .. } => {
+            assert!(!client.client.is_interactive());
+            assert_eq!(
+                client.client.details.client_type.as_deref(),
+                Some("summarizer")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        events[4],
+        ServiceEvent::Signal(InboundSignal {
+            client_id: ALICE_02.into(),
+            content: json!({"address":"A","contents":{"type":"greet","content":{"from":"alice"}},"clientBroadcastSignalSequenceNumber":1}),
+            target_client_id: None,
+        })
+    );
+
+    let sent = server.await.unwrap();
+    // The server's ping was answered.
+    assert!(sent.iter().any(|frame| frame == "3"), "no pong in {sent:?}");
+    // connect_document as Tinylicious validates it.
+    let connect: Value = serde_json::from_str(&sent[1][2..]).unwrap();
+    assert_eq!(connect[0], "connect_document");
+    assert_eq!(connect[1]["id"], DOC_02);
+    assert_eq!(connect[1]["mode"], "write");
+    assert_eq!(
+        connect[1]["versions"],
+        json!(["^0.4.0", "^0.3.0", "^0.2.0", "^0.1.0"])
+    );
+    assert_eq!(connect[1]["supportedFeatures"]["submit_signals_v2"], true);
+    assert_eq!(
+        connect[1]["client"]["details"]["capabilities"]["interactive"],
+        true
+    );
+}
+
+const DOC_04: &str = "369803b4-8135-4b24-9c58-15a82aa1ee08";
+const READER_04: &str = "b80963a3-c66f-4b97-a298-be9a98d8064d";
+const WATCHER_04: &str = "d7e63a0a-341a-476b-a16a-d9d07f6ec610";
+
+#[tokio::test]
+async fn read_connection_replayed_from_trace_04_is_evicted_by_a_nonexistent_client_nack() {
+    let (url, mut peers) = common::fake_server().await;
+    let frames = common::connection("04-errors-readmode.jsonl", "ws21");
+    let server = tokio::spawn(async move { replay(peers.recv().await.unwrap(), frames).await });
+
+    let mut connection = service(&url)
+        .connect(&request(DOC_04, "reader", ConnectionMode::Read))
+        .await
+        .unwrap();
+    assert_eq!(connection.info.client_id, READER_04);
+    assert_eq!(connection.info.mode, ConnectionMode::Read);
+    assert_eq!(connection.info.max_message_size, Some(1024));
+    let initial: Vec<&str> = connection
+        .info
+        .initial_clients
+        .iter()
+        .map(|c| c.client_id.as_str())
+        .collect();
+    assert_eq!(initial, vec![WATCHER_04]);
+
+    let events = common::collect_events(connection.events.as_mut(), Duration::from_secs(10)).await;
+    let got: Vec<_> = events.iter().map(summary).collect();
+    assert_eq!(
+        got,
+        expect(&[
+            ("join", READER_04, "Signal"),
+            ("nack", "Readonly client", ""),
+            ("nack", "Nonexistent client", ""),
+            ("disconnected", "evicted", ""),
+        ])
+    );
+    let sent = server.await.unwrap();
+    assert_eq!(
+        sent.last().map(String::as_str),
+        Some("41"),
+        "evicted clients leave cleanly: {sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn connect_document_error_is_refused_with_code_and_message() {
+    let (url, mut peers) = common::fake_server().await;
+    let server = tokio::spawn(async move {
+        let mut peer = peers.recv().await.unwrap();
+        peer.handshake(&common::open_packet(25_000, 20_000, 1_000_000))
+            .await;
+        peer.send(r#"42["connect_document_error",{"code":403,"message":"DocumentId and/or TenantId in token claims do not match requested resource"}]"#).await;
+        peer.drain().await
+    });
+    let err = service(&url)
+        .connect(&request("doc", "u", ConnectionMode::Write))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TransportError::Refused {
+            code: 403,
+            message: "DocumentId and/or TenantId in token claims do not match requested resource"
+                .into()
+        }
+    );
+    let sent = server.await.unwrap();
+    assert_eq!(sent.last().map(String::as_str), Some("41"));
+}
+
+/// Accepts a connection as `client_id` after the handshake.
+async fn accept(peer: &mut FakePeer, open: &str, client_id: &str, mode: &str) -> Value {
+    let connect = peer.handshake(open).await;
+    peer.send(&format!(
+        r#"42["connect_document_success",{{"clientId":"{client_id}","mode":"{mode}","existing":true,"maxMessageSize":16384,"initialClients":[],"initialMessages":[],"initialSignals":[]}}]"#
+    ))
+    .await;
+    connect
+}
+
+#[tokio::test]
+async fn silent_server_is_detected_within_ping_interval_plus_timeout() {
+    let (url, mut peers) = common::fake_server().await;
+    let (pinged_tx, pinged_rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(async move {
+        let mut peer = peers.recv().await.unwrap();
+        accept(
+            &mut peer,
+            &common::open_packet(200, 200, 1_000_000),
+            "me",
+            "read",
+        )
+        .await;
+        // Alive for a while (pings answered), then silent with the socket open.
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            peer.send("2").await;
+            peer.expect("3").await;
+        }
+        let _ = pinged_tx.send(Instant::now());
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        peer
+    });
+    let mut connection = service(&url)
+        .connect(&request("doc", "u", ConnectionMode::Read))
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(5), connection.events.next_event())
+        .await
+        .unwrap();
+    let detected = Instant::now();
+    assert_eq!(
+        event,
+        Some(ServiceEvent::Disconnected(DisconnectReason::Timeout))
+    );
+    let last_ping = pinged_rx.await.unwrap();
+    let silence = detected.duration_since(last_ping);
+    // 150 ms of pings kept it alive; after the last one it takes 400 ms (interval + timeout).
+    assert!(
+        silence >= Duration::from_millis(300),
+        "detected after only {silence:?}"
+    );
+    assert!(
+        silence < Duration::from_millis(2_000),
+        "detected after {silence:?}"
+    );
+    assert_eq!(connection.events.next_event().await, None);
+    drop(server);
+}
+
+#[tokio::test]
+async fn signals_go_out_as_v2_and_oversized_frames_are_refused() {
+    let (url, mut peers) = common::fake_server().await;
+    let server = tokio::spawn(async move {
+        let mut peer = peers.recv().await.unwrap();
+        accept(
+            &mut peer,
+            &common::open_packet(25_000, 20_000, 2_000),
+            "me-1",
+            "write",
+        )
+        .await;
+        let broadcast = peer.expect(r#"42["submitSignal""#).await;
+        let targeted = peer.expect(r#"42["submitSignal""#).await;
+        peer.expect("41").await;
+        (broadcast, targeted, peer.drain().await)
+    });
+    let connection = service(&url)
+        .connect(&request("doc", "u", ConnectionMode::Write))
+        .await
+        .unwrap();
+    connection
+        .sender
+        .submit_signal(json!({"type": "cursor", "x": 1}), None)
+        .await
+        .unwrap();
+    connection
+        .sender
+        .submit_signal(json!("hi"), Some("other-2".into()))
+        .await
+        .unwrap();
+    let big = json!({"blob": "x".repeat(3_000)});
+    match connection.sender.submit_signal(big, None).await {
+        Err(TransportError::TooLarge { size, limit }) => {
+            assert_eq!(limit, 2_000);
+            assert!(size > 3_000);
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    connection.sender.close().await.unwrap();
+    // Closing twice is fine; sending after close is not.
+    connection.sender.close().await.unwrap();
+    assert_eq!(
+        connection.sender.submit_signal(json!(1), None).await,
+        Err(TransportError::Closed)
+    );
+
+    let (broadcast, targeted, _) = server.await.unwrap();
+    // The app's own `type` key stays inside the content string; the element has none.
+    assert_eq!(
+        broadcast,
+        r#"42["submitSignal","me-1",[{"content":"{\"type\":\"cursor\",\"x\":1}"}]]"#
+    );
+    assert_eq!(
+        targeted,
+        r#"42["submitSignal","me-1",[{"content":"\"hi\"","targetClientId":"other-2"}]]"#
+    );
+}
+
+#[tokio::test]
+async fn own_leave_op_means_evicted_and_app_signals_parse_leniently() {
+    let (url, mut peers) = common::fake_server().await;
+    let server = tokio::spawn(async move {
+        let mut peer = peers.recv().await.unwrap();
+        accept(
+            &mut peer,
+            &common::open_packet(25_000, 20_000, 1_000_000),
+            "me-1",
+            "write",
+        )
+        .await;
+        peer.send(r#"42["signal",{"clientId":"x-1","content":"not json"}]"#)
+            .await;
+        peer.send(r#"42["signal",[{"clientId":"x-1","content":{"legacy":true},"targetClientId":"me-1"}]]"#).await;
+        peer.send(
+            r#"42["signal",{"clientId":null,"content":"{\"type\":\"join\",\"content\":{broken"}]"#,
+        )
+        .await;
+        peer.send(r#"42["op","doc",[{"clientId":"x-1","sequenceNumber":7,"type":"op","contents":"{\"a\":1}"},{"clientId":null,"sequenceNumber":8,"type":"leave","data":"\"x-1\""},{"clientId":null,"sequenceNumber":9,"type":"leave","data":"\"me-1\"","traces":[]}]]"#).await;
+        peer.drain().await
+    });
+    let mut connection = service(&url)
+        .connect(&request("doc", "u", ConnectionMode::Write))
+        .await
+        .unwrap();
+    let events = common::collect_events(connection.events.as_mut(), Duration::from_secs(10)).await;
+    assert_eq!(
+        events,
+        vec![
+            ServiceEvent::Signal(InboundSignal {
+                client_id: "x-1".into(),
+                content: json!("not json"),
+                target_client_id: None
+            }),
+            ServiceEvent::Signal(InboundSignal {
+                client_id: "x-1".into(),
+                content: json!({"legacy": true}),
+                target_client_id: Some("me-1".into()),
+            }),
+            ServiceEvent::ClientLeft {
+                client_id: "x-1".into(),
+                source: Source::Op
+            },
+            ServiceEvent::ClientLeft {
+                client_id: "me-1".into(),
+                source: Source::Op
+            },
+            ServiceEvent::Disconnected(DisconnectReason::Evicted),
+        ]
+    );
+    let sent = server.await.unwrap();
+    assert_eq!(sent.last().map(String::as_str), Some("41"));
+}
+
+#[tokio::test]
+async fn server_disconnect_and_unreachable_server_are_reported() {
+    let (url, mut peers) = common::fake_server().await;
+    let server = tokio::spawn(async move {
+        let mut peer = peers.recv().await.unwrap();
+        accept(
+            &mut peer,
+            &common::open_packet(25_000, 20_000, 1_000_000),
+            "me-1",
+            "read",
+        )
+        .await;
+        peer.send("41").await;
+        peer.close().await
+    });
+    let mut connection = service(&url)
+        .connect(&request("doc", "u", ConnectionMode::Read))
+        .await
+        .unwrap();
+    let events = common::collect_events(connection.events.as_mut(), Duration::from_secs(10)).await;
+    assert_eq!(
+        events,
+        vec![ServiceEvent::Disconnected(
+            DisconnectReason::ConnectionLost("the server disconnected the socket".into())
+        )]
+    );
+    server.await.unwrap();
+
+    // Nothing listens on this port any more once the listener is gone.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    match service(&dead)
+        .connect(&request("doc", "u", ConnectionMode::Read))
+        .await
+    {
+        Err(TransportError::Unreachable { endpoint, .. }) => {
+            assert!(endpoint.starts_with("ws://127.0.0.1:"))
+        }
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn connect_times_out_when_the_service_never_answers() {
+    let (url, mut peers) = common::fake_server().await;
+    let server = tokio::spawn(async move {
+        let mut peer = peers.recv().await.unwrap();
+        peer.handshake(&common::open_packet(25_000, 20_000, 1_000_000))
+            .await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        peer
+    });
+    let service = TinyliciousService::new(
+        TinyliciousConfig::from_url(&url)
+            .unwrap()
+            .with_connect_timeout(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let err = service
+        .connect(&request("doc", "u", ConnectionMode::Read))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TransportError::Timeout(Duration::from_millis(300), "connect_document_success")
+    );
+    drop(server);
+}
