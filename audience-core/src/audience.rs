@@ -22,7 +22,6 @@
 //! assert_eq!(snapshot.get("ann").map(|m| m.connections().len()), Some(1));
 //! ```
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::ser::SerializeMap;
@@ -40,7 +39,7 @@ pub enum AudienceEvent<M> {
         /// The added connection.
         client_id: ClientId,
         /// The member after the change.
-        member: M,
+        member: Arc<M>,
     },
     /// A connection of `member` was removed; `member` is as it was before the removal (its
     /// connections still list `client_id`).
@@ -48,7 +47,7 @@ pub enum AudienceEvent<M> {
         /// The removed connection.
         client_id: ClientId,
         /// The member before the change.
-        member: M,
+        member: Arc<M>,
     },
     /// The member list changed; follows every add and remove.
     MembersChanged,
@@ -71,20 +70,25 @@ pub enum AudienceEvent<M> {
 /// An immutable view of the members at one moment. Taking one is O(1) and it never changes
 /// after it is returned.
 #[derive(Debug, Clone)]
-pub struct MembersSnapshot<M: Clone> {
-    members: imbl::OrdMap<String, M>,
+pub struct MembersSnapshot<M> {
+    members: imbl::OrdMap<Arc<str>, Arc<M>>,
     state: ConnectionState,
-    self_id: Option<ClientId>,
+    self_id: Option<Arc<str>>,
 }
 
 impl<M: Member> MembersSnapshot<M> {
     /// The member of `user_id`.
     pub fn get(&self, user_id: &str) -> Option<&M> {
-        self.members.get(user_id)
+        self.members.get(user_id).map(Arc::as_ref)
     }
 
     /// Members in user-id order.
     pub fn iter(&self) -> impl Iterator<Item = &M> {
+        self.members.values().map(Arc::as_ref)
+    }
+
+    /// Members in user-id order, shared (cloning one is a reference-count increment).
+    pub fn iter_shared(&self) -> impl Iterator<Item = &Arc<M>> {
         self.members.values()
     }
 
@@ -115,9 +119,8 @@ impl<M: Member> MembersSnapshot<M> {
 
     /// The member owning connection `client_id`.
     pub fn member_of_connection(&self, client_id: &str) -> Option<&M> {
-        self.members
-            .values()
-            .find(|m| m.connections().iter().any(|c| c.id == client_id))
+        self.iter()
+            .find(|m| m.connections().iter().any(|c| &*c.id == client_id))
     }
 }
 
@@ -126,7 +129,7 @@ impl<M: Member + serde::Serialize> serde::Serialize for MembersSnapshot<M> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.members.len()))?;
         for (id, member) in &self.members {
-            map.serialize_entry(id, member)?;
+            map.serialize_entry(id, member.as_ref())?;
         }
         map.end()
     }
@@ -136,9 +139,9 @@ impl<M: Member + serde::Serialize> serde::Serialize for MembersSnapshot<M> {
 pub struct ServiceAudience<M: Member, P: MemberPolicy = InteractiveOnly> {
     roster: Roster,
     policy: P,
-    members: imbl::OrdMap<String, M>,
-    /// Included connections and the user they belong to.
-    user_of: HashMap<ClientId, String>,
+    members: imbl::OrdMap<Arc<str>, Arc<M>>,
+    /// Reused buffer for the roster's changes.
+    scratch: Vec<RosterChange>,
 }
 
 impl<M: Member> Default for ServiceAudience<M, InteractiveOnly> {
@@ -151,7 +154,7 @@ impl<M: Member, P: MemberPolicy> std::fmt::Debug for ServiceAudience<M, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceAudience")
             .field("members", &self.members.len())
-            .field("connections", &self.user_of.len())
+            .field("connections", &self.roster.len())
             .field("state", &self.roster.state())
             .finish_non_exhaustive()
     }
@@ -169,19 +172,28 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
             roster,
             policy,
             members: imbl::OrdMap::new(),
-            user_of: HashMap::new(),
+            scratch: Vec::new(),
         }
     }
 
     /// Applies one input; returns the events it caused, in order.
     pub fn apply(&mut self, input: RosterInput) -> Vec<AudienceEvent<M>> {
         let mut events = Vec::new();
-        for change in self.roster.apply(input) {
+        self.apply_into(input, &mut events);
+        events
+    }
+
+    /// Applies one input and appends the events it caused to `events`: the allocation-free
+    /// form of [`apply`](Self::apply) for hot loops that reuse one buffer.
+    pub fn apply_into(&mut self, input: RosterInput, events: &mut Vec<AudienceEvent<M>>) {
+        let mut changes = std::mem::take(&mut self.scratch);
+        self.roster.apply_into(input, &mut changes);
+        for change in changes.drain(..) {
             match change {
-                RosterChange::Added { client_id, client } => {
-                    self.add(client_id, client, &mut events)
+                RosterChange::Added { client_id, client } => self.add(client_id, client, events),
+                RosterChange::Removed { client_id, client } => {
+                    self.remove(client_id, &client, events)
                 }
-                RosterChange::Removed { client_id, .. } => self.remove(&client_id, &mut events),
                 RosterChange::SelfJoined {
                     client_id,
                     previous,
@@ -197,7 +209,15 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
                 RosterChange::SelfLeft { .. } => events.push(AudienceEvent::Disconnected),
             }
         }
-        events
+        self.scratch = changes;
+    }
+
+    /// The user id under which connection `client_id` is shown, if the policy shows it.
+    fn shown_as<'c>(&self, client_id: &str, client: &'c Client) -> Option<&'c str> {
+        if !self.policy.includes(client_id, client) {
+            return None;
+        }
+        client.user.id()
     }
 
     fn add(
@@ -206,46 +226,59 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
         client: Arc<Client>,
         events: &mut Vec<AudienceEvent<M>>,
     ) {
-        if !self.policy.includes(&client_id, &client) {
-            tracing::trace!(client_id = %client_id, "connection hidden by the member policy");
-            return;
-        }
-        let Some(user_id) = client.user.id().map(str::to_owned) else {
-            tracing::warn!(client_id = %client_id, "client without a user id is not shown as a member");
+        let Some(user_id) = self.shown_as(&client_id, &client) else {
+            if client.user.id().is_none() {
+                tracing::warn!(client_id = %client_id, "client without a user id is not shown as a member");
+            }
             return;
         };
         let connection = Connection {
-            id: client_id.clone(),
+            id: Arc::from(client_id.as_str()),
             mode: client.mode,
             client: Arc::clone(&client),
         };
-        let mut member = match self.members.get(&user_id) {
-            Some(existing) => existing.clone(),
-            None => M::from_client(&user_id, &client),
+        // One clone of the member per change: snapshots and events share it.
+        let member = match self.members.get_mut(user_id) {
+            Some(slot) => {
+                let mut member = M::clone(slot);
+                member.connections_mut().push(connection);
+                let member = Arc::new(member);
+                *slot = Arc::clone(&member);
+                member
+            }
+            None => {
+                let mut member = M::from_client(user_id, &client);
+                member.connections_mut().push(connection);
+                let member = Arc::new(member);
+                self.members.insert(Arc::from(user_id), Arc::clone(&member));
+                member
+            }
         };
-        member.connections_mut().push(connection);
-        self.members.insert(user_id.clone(), member.clone());
-        self.user_of.insert(client_id.clone(), user_id);
         events.push(AudienceEvent::MemberAdded { client_id, member });
         events.push(AudienceEvent::MembersChanged);
     }
 
-    fn remove(&mut self, client_id: &str, events: &mut Vec<AudienceEvent<M>>) {
-        let Some(user_id) = self.user_of.remove(client_id) else {
-            return; // hidden by the policy or never shown: no event (C-04)
-        };
-        let Some(before) = self.members.get(&user_id).cloned() else {
+    fn remove(&mut self, client_id: ClientId, client: &Client, events: &mut Vec<AudienceEvent<M>>) {
+        // Hidden by the policy or never shown: no event (C-04).
+        let Some(user_id) = self.shown_as(&client_id, client) else {
             return;
         };
-        let mut after = before.clone();
-        after.connections_mut().retain(|c| c.id != client_id);
-        if after.connections().is_empty() {
-            self.members.remove(&user_id);
+        let Some(slot) = self.members.get_mut(user_id) else {
+            return;
+        };
+        if !slot.connections().iter().any(|c| *c.id == *client_id) {
+            return;
+        }
+        let before = Arc::clone(slot);
+        if before.connections().len() == 1 {
+            self.members.remove(user_id);
         } else {
-            self.members.insert(user_id, after);
+            let mut after = M::clone(&before);
+            after.connections_mut().retain(|c| *c.id != *client_id);
+            *slot = Arc::new(after);
         }
         events.push(AudienceEvent::MemberRemoved {
-            client_id: client_id.to_owned(),
+            client_id,
             member: before,
         });
         events.push(AudienceEvent::MembersChanged);
@@ -256,7 +289,7 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
         MembersSnapshot {
             members: self.members.clone(),
             state: self.roster.state(),
-            self_id: self.roster.self_id().map(str::to_owned),
+            self_id: self.roster.self_id_shared().cloned(),
         }
     }
 
@@ -267,8 +300,9 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
             return None;
         }
         let self_id = self.roster.self_id()?;
-        let user_id = self.user_of.get(self_id)?;
-        let member = self.members.get(user_id)?.clone();
+        let client = self.roster.get(self_id)?;
+        let user_id = self.shown_as(self_id, client)?;
+        let member = M::clone(self.members.get(user_id)?);
         Some(Myself {
             member,
             current_connection: self_id.to_owned(),
@@ -330,7 +364,7 @@ mod tests {
         match &ev[0] {
             AudienceEvent::MemberRemoved { client_id, member } => {
                 assert_eq!(client_id, "a1");
-                let conns: Vec<_> = member.connections.iter().map(|c| c.id.as_str()).collect();
+                let conns: Vec<_> = member.connections.iter().map(|c| &*c.id).collect();
                 assert_eq!(conns, ["a1", "a2"]);
             }
             other => panic!("unexpected {other:?}"),
@@ -340,7 +374,7 @@ mod tests {
         let after = a.get_members();
         let conns: Vec<_> = after
             .get("ua")
-            .map(|m| m.connections.iter().map(|c| c.id.clone()).collect())
+            .map(|m| m.connections.iter().map(|c| c.id.to_string()).collect())
             .unwrap_or_default();
         assert_eq!(conns, ["a2"]);
     }

@@ -346,7 +346,7 @@ pub struct Subscription<M> {
     rx: broadcast::Receiver<ClientEvent<M>>,
 }
 
-impl<M: Clone + Send + 'static> Subscription<M> {
+impl<M: Member> Subscription<M> {
     /// The next event; `None` once the client is gone.
     pub async fn recv(&mut self) -> Option<ClientEvent<M>> {
         match self.rx.recv().await {

@@ -31,6 +31,9 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+// Client ids come from the service; foldhash is fast and randomly seeded per map.
+use foldhash::fast::RandomState;
+
 use crate::transport::Source;
 use crate::wire::{Client, ClientId, SignalClient};
 
@@ -125,15 +128,15 @@ impl std::fmt::Display for ConnectionState {
 /// A bounded memory of departed client ids (first in, first out).
 #[derive(Debug, Clone)]
 struct Departed {
-    ids: HashSet<ClientId>,
-    order: VecDeque<ClientId>,
+    ids: HashSet<Arc<str>, RandomState>,
+    order: VecDeque<Arc<str>>,
     capacity: usize,
 }
 
 impl Departed {
     fn new(capacity: usize) -> Self {
         Departed {
-            ids: HashSet::new(),
+            ids: HashSet::default(),
             order: VecDeque::new(),
             capacity,
         }
@@ -148,8 +151,9 @@ impl Departed {
         {
             self.ids.remove(&oldest);
         }
-        self.ids.insert(id.to_owned());
-        self.order.push_back(id.to_owned());
+        let id: Arc<str> = Arc::from(id);
+        self.ids.insert(Arc::clone(&id));
+        self.order.push_back(id);
     }
 
     fn contains(&self, id: &str) -> bool {
@@ -158,7 +162,7 @@ impl Departed {
 
     fn forget(&mut self, id: &str) {
         if self.ids.remove(id) {
-            self.order.retain(|other| other != id);
+            self.order.retain(|other| &**other != id);
         }
     }
 }
@@ -166,9 +170,9 @@ impl Departed {
 /// The set of connections of one document as seen from one client.
 #[derive(Debug, Clone)]
 pub struct Roster {
-    clients: HashMap<ClientId, Arc<Client>>,
+    clients: HashMap<ClientId, Arc<Client>, RandomState>,
     departed: Departed,
-    self_id: Option<ClientId>,
+    self_id: Option<Arc<str>>,
     /// Our client id on the last connection whose own join we saw.
     last_joined_self: Option<ClientId>,
     state: ConnectionState,
@@ -184,7 +188,7 @@ impl Roster {
     /// A roster that remembers at most `capacity` departed ids.
     pub fn with_departed_capacity(capacity: usize) -> Self {
         Roster {
-            clients: HashMap::new(),
+            clients: HashMap::default(),
             departed: Departed::new(capacity),
             self_id: None,
             last_joined_self: None,
@@ -195,23 +199,30 @@ impl Roster {
     /// Applies one input; returns the changes it made, in order.
     pub fn apply(&mut self, input: RosterInput) -> Vec<RosterChange> {
         let mut changes = Vec::new();
+        self.apply_into(input, &mut changes);
+        changes
+    }
+
+    /// Applies one input and appends the changes it made to `changes`.
+    pub fn apply_into(&mut self, input: RosterInput, changes: &mut Vec<RosterChange>) {
         match input {
             RosterInput::Connected {
                 client_id,
                 initial_clients,
-            } => self.connected(client_id, initial_clients, &mut changes),
-            RosterInput::Joined { client, source } => self.joined(client, source, &mut changes),
-            RosterInput::Left { client_id, source } => self.left(&client_id, source, &mut changes),
+            } => self.connected(client_id, initial_clients, changes),
+            RosterInput::Joined { client, source } => self.joined(client, source, changes),
+            RosterInput::Left { client_id, source } => self.left(&client_id, source, changes),
             RosterInput::Disconnected => {
                 if self.state != ConnectionState::Disconnected {
                     self.state = ConnectionState::Disconnected;
-                    if let Some(id) = self.self_id.clone() {
-                        changes.push(RosterChange::SelfLeft { client_id: id });
+                    if let Some(id) = &self.self_id {
+                        changes.push(RosterChange::SelfLeft {
+                            client_id: id.to_string(),
+                        });
                     }
                 }
             }
         }
-        changes
     }
 
     fn connected(
@@ -221,7 +232,7 @@ impl Roster {
         changes: &mut Vec<RosterChange>,
     ) {
         if self.state != ConnectionState::Disconnected
-            && let Some(old) = self.self_id.clone()
+            && let Some(old) = self.self_id.as_deref().map(str::to_owned)
         {
             // A new connection without a disconnect in between: the old one is over.
             changes.push(RosterChange::SelfLeft { client_id: old });
@@ -259,7 +270,7 @@ impl Roster {
                 client,
             });
         }
-        self.self_id = Some(client_id.clone());
+        self.self_id = Some(Arc::from(client_id.as_str()));
         self.state = ConnectionState::Joining;
         if self.clients.contains_key(&client_id) {
             self.self_joined(client_id, changes);
@@ -326,6 +337,11 @@ impl Roster {
     /// Our client id on the current (or last) connection.
     pub fn self_id(&self) -> Option<&str> {
         self.self_id.as_deref()
+    }
+
+    /// Our client id, shared (for snapshots).
+    pub(crate) fn self_id_shared(&self) -> Option<&Arc<str>> {
+        self.self_id.as_ref()
     }
 
     /// Where our connection stands.

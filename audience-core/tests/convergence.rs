@@ -252,7 +252,7 @@ impl World {
             .map(|m| {
                 (
                     m.id.clone(),
-                    m.connections().iter().map(|c| c.id.clone()).collect(),
+                    m.connections().iter().map(|c| c.id.to_string()).collect(),
                 )
             })
             .collect()
@@ -269,8 +269,11 @@ impl World {
                     if !conns.insert(client_id.clone()) {
                         return Err(format!("{client_id} added twice"));
                     }
-                    let reported: BTreeSet<String> =
-                        member.connections().iter().map(|c| c.id.clone()).collect();
+                    let reported: BTreeSet<String> = member
+                        .connections()
+                        .iter()
+                        .map(|c| c.id.to_string())
+                        .collect();
                     if &reported != conns {
                         return Err(format!(
                             "added member {} reports {reported:?}, expected {conns:?}",
@@ -280,8 +283,11 @@ impl World {
                 }
                 AudienceEvent::MemberRemoved { client_id, member } => {
                     let conns = state.entry(member.id.clone()).or_default();
-                    let reported: BTreeSet<String> =
-                        member.connections().iter().map(|c| c.id.clone()).collect();
+                    let reported: BTreeSet<String> = member
+                        .connections()
+                        .iter()
+                        .map(|c| c.id.to_string())
+                        .collect();
                     if &reported != conns {
                         return Err(format!(
                             "removed member {} reports {reported:?}, expected {conns:?}",

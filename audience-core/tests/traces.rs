@@ -160,7 +160,7 @@ fn rust_view(audience: &ServiceAudience<BasicMember>) -> JsView {
             let conns = m
                 .connections()
                 .iter()
-                .map(|c| (c.id.clone(), c.mode.to_string()))
+                .map(|c| (c.id.to_string(), c.mode.to_string()))
                 .collect();
             (m.id.clone(), (m.name.clone(), conns))
         })
@@ -329,7 +329,7 @@ fn member_view(member: &BasicMember) -> (Option<String>, Vec<(String, String)>) 
         member
             .connections()
             .iter()
-            .map(|c| (c.id.clone(), c.mode.to_string()))
+            .map(|c| (c.id.to_string(), c.mode.to_string()))
             .collect(),
     )
 }
