@@ -13,7 +13,10 @@ use crate::process;
 ///
 /// Freshness test: npm writes `node_modules/.package-lock.json` at the end of every install, so the
 /// install is current when that file is at least as new as `package-lock.json` (and Tinylicious is
-/// there). `npm ci` (not `npm install`) because CI must use exactly the committed lock file.
+/// there). `npm ci` (not `npm install`) because CI must use exactly the committed lock file, and
+/// `--ignore-scripts` because nothing we run needs an install script (the only one in the tree,
+/// `classic-level`'s native build check, serves a LevelDB store Tinylicious does not use in memory mode)
+/// and a fresh CI machine must not depend on a native toolchain.
 pub fn ensure_packages(paths: &Paths) -> Result<()> {
     let lock = paths.interop.join("package-lock.json");
     let installed_marker = paths
@@ -36,7 +39,7 @@ pub fn ensure_packages(paths: &Paths) -> Result<()> {
     eprintln!("xtask: installing npm packages in interop/ (npm ci)");
     process::run(
         Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
             .current_dir(&paths.interop)
             // Keep our stdout clean (`tinylicious start` prints only the URL there).
             .stdout(std::io::stderr()),
