@@ -648,3 +648,218 @@ async fn sleep_until_some(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::SinkExt;
+    use serde_json::json;
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    use super::*;
+
+    const OWN_JOIN_SIGNAL: &str = r#"42["signal",{"clientId":null,"content":"{\"type\":\"join\",\"content\":{\"clientId\":\"me\",\"client\":{\"mode\":\"write\",\"details\":{\"capabilities\":{\"interactive\":true}},\"permission\":[],\"user\":{\"id\":\"u\",\"name\":\"U\"},\"scopes\":[\"doc:read\",\"doc:write\"]}}}"}]"#;
+    const SUCCESS: &str = r#"42["connect_document_success",{"clientId":"me","mode":"write","existing":true,"maxMessageSize":16384,"initialClients":[],"initialMessages":[],"initialSignals":[]}]"#;
+    const OWN_JOIN_OP: &str = r#"42["op","doc",[{"clientId":null,"clientSequenceNumber":-1,"contents":null,"minimumSequenceNumber":4,"referenceSequenceNumber":-1,"sequenceNumber":5,"type":"join","data":"{\"clientId\":\"me\",\"detail\":{\"mode\":\"write\",\"details\":{\"capabilities\":{\"interactive\":true}},\"permission\":[],\"user\":{\"id\":\"u\",\"name\":\"U\"},\"scopes\":[]}}"}]]"#;
+    const RUNTIME_OP: &str = r#"42["op","doc",[{"clientId":"other","clientSequenceNumber":1,"contents":"{}","minimumSequenceNumber":5,"referenceSequenceNumber":5,"sequenceNumber":6,"type":"op"}]]"#;
+
+    async fn pair() -> (
+        WebSocketStream<tokio::io::DuplexStream>,
+        WebSocketStream<tokio::io::DuplexStream>,
+    ) {
+        let (client, server) = tokio::io::duplex(1 << 16);
+        (
+            WebSocketStream::from_raw_socket(client, Role::Client, None).await,
+            WebSocketStream::from_raw_socket(server, Role::Server, None).await,
+        )
+    }
+
+    async fn next_text(ws: &mut WebSocketStream<tokio::io::DuplexStream>) -> Option<String> {
+        loop {
+            match ws.next().await? {
+                Ok(Message::Text(text)) => return Some(text.as_str().to_owned()),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// A writer on tokio's paused clock: noops 2 s after a runtime op and every 60 s of
+    /// silence, numbered from 1 with the last sequence number; heartbeat loss after 45 s.
+    #[tokio::test(start_paused = true)]
+    async fn writer_keepalive_and_heartbeat_on_paused_time() {
+        let (client_ws, mut server_ws) = pair().await;
+        let start = Instant::now();
+        let server = tokio::spawn(async move {
+            server_ws
+                .send(Message::text(r#"0{"sid":"s","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#))
+                .await
+                .unwrap();
+            assert_eq!(next_text(&mut server_ws).await.as_deref(), Some("40"));
+            server_ws
+                .send(Message::text(r#"40{"sid":"x"}"#))
+                .await
+                .unwrap();
+            assert!(
+                next_text(&mut server_ws)
+                    .await
+                    .unwrap()
+                    .starts_with(r#"42["connect_document","#)
+            );
+            for frame in [OWN_JOIN_SIGNAL, SUCCESS, OWN_JOIN_OP] {
+                server_ws.send(Message::text(frame)).await.unwrap();
+            }
+            let (mut sink, mut stream) = server_ws.split();
+            let recorder = tokio::spawn(async move {
+                let mut frames = Vec::new();
+                while let Some(Ok(message)) = stream.next().await {
+                    if let Message::Text(text) = message {
+                        frames.push((start.elapsed(), text.as_str().to_owned()));
+                    }
+                }
+                frames
+            });
+            // Pings at 25, 50, ..., 150 s; a runtime op at 30 s; then silence.
+            for second in [25_u64, 30, 50, 75, 100, 125, 150] {
+                tokio::time::sleep_until(start + Duration::from_secs(second)).await;
+                let frame = if second == 30 { RUNTIME_OP } else { "2" };
+                sink.send(Message::text(frame)).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_secs(100)).await;
+            drop(sink);
+            recorder.await.unwrap()
+        });
+
+        let mut connection = establish(
+            client_ws,
+            "test",
+            r#"42["connect_document",{}]"#.to_owned(),
+            ConnectionMode::Write,
+        )
+        .await
+        .unwrap();
+        assert_eq!(connection.info.client_id, "me");
+        let mut events = Vec::new();
+        while let Some(event) = connection.events.next_event().await {
+            events.push((start.elapsed(), event));
+        }
+        let kinds: Vec<String> = events
+            .iter()
+            .map(|(at, event)| match event {
+                ServiceEvent::ClientJoined { source, .. } => format!("join {source:?}"),
+                ServiceEvent::Disconnected(reason) => format!("{reason} at {}s", at.as_secs()),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        // The last ping came at 150 s: the server is declared gone at 150 + 25 + 20 s.
+        assert_eq!(
+            kinds,
+            vec!["join Signal", "join Op", "server stopped answering at 195s"]
+        );
+
+        let frames = server.await.unwrap();
+        let noops: Vec<(u64, Value)> = frames
+            .iter()
+            .filter(|(_, text)| text.starts_with(r#"42["submitOp""#))
+            .map(|(at, text)| {
+                (
+                    at.as_secs(),
+                    serde_json::from_str::<Value>(&text[2..]).unwrap(),
+                )
+            })
+            .collect();
+        let expected = |csn: i64, rsn: i64| json!(["submitOp", "me", [[{"clientSequenceNumber": csn, "referenceSequenceNumber": rsn, "type": "noop"}]]]);
+        assert_eq!(
+            noops,
+            vec![
+                (32, expected(1, 6)),
+                (92, expected(2, 6)),
+                (152, expected(3, 6))
+            ]
+        );
+        let pongs = frames.iter().filter(|(_, text)| text == "3").count();
+        assert_eq!(pongs, 6);
+    }
+
+    #[test]
+    fn readers_send_no_noops_and_membership_decodes_from_signals_and_ops() {
+        let now = Instant::now();
+        let mut state = SessionState::new();
+        state.accepted("me", ConnectionMode::Read, now);
+        assert!(state.keepalive_deadline().is_none());
+        assert!(state.noop_frame(now).is_none());
+        let mut out = Vec::new();
+        let leave = serde_json::from_str::<&RawValue>(
+            r#"{"clientId":null,"content":"{\"type\":\"leave\",\"content\":\"c9\"}"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            state.on_event("signal", &[leave], now, &mut out),
+            Verdict::Continue
+        );
+        let doc = serde_json::from_str::<&RawValue>(r#""doc""#).unwrap();
+        let ops = serde_json::from_str::<&RawValue>(r#"[{"sequenceNumber":3,"type":"join","contents":{"clientId":"c8","detail":{"mode":"write","user":{"id":"u8"}}}},{"sequenceNumber":4,"type":"noClient"}]"#).unwrap();
+        assert_eq!(
+            state.on_event("op", &[doc, ops], now, &mut out),
+            Verdict::Continue
+        );
+        assert_eq!(state.last_sequence_number, 4);
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            out[0],
+            ServiceEvent::ClientLeft {
+                client_id: "c9".into(),
+                source: Source::Signal
+            }
+        );
+        match &out[1] {
+            ServiceEvent::ClientJoined {
+                client,
+                source: Source::Op,
+            } => assert_eq!(client.client_id, "c8"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_nacks_do_not_evict() {
+        let mut state = SessionState::new();
+        let mut out = Vec::new();
+        let nack = serde_json::from_str::<&RawValue>(
+            r#"[{"sequenceNumber":-1,"content":{"code":429,"type":"ThrottlingError","message":"slow down","retryAfter":2}}]"#,
+        )
+        .unwrap();
+        let empty = serde_json::from_str::<&RawValue>(r#""""#).unwrap();
+        assert_eq!(
+            state.on_event("nack", &[empty, nack], Instant::now(), &mut out),
+            Verdict::Continue
+        );
+        match &out[..] {
+            [ServiceEvent::Nack(nack)] => assert_eq!(
+                (nack.content.code, nack.content.retry_after),
+                (429, Some(2.0))
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn refusal_without_fields_still_reads() {
+        assert_eq!(
+            parse_refusal(&[]),
+            TransportError::Refused {
+                code: 0,
+                message: "no reason given".into()
+            }
+        );
+        let raw = serde_json::from_str::<&RawValue>(r#"{"code":"x","message":{"m":1}}"#).unwrap();
+        assert_eq!(
+            parse_refusal(&[raw]),
+            TransportError::Refused {
+                code: 0,
+                message: r#"{"m":1}"#.into()
+            }
+        );
+    }
+}
