@@ -290,7 +290,7 @@ fn decode_socket(text: &str) -> Result<SocketPacket<'_>, CodecError> {
     match kind {
         '0' => Ok(SocketPacket::Connect {
             nsp,
-            payload: parse_raw(payload, "connect payload")?,
+            payload: parse_payload(payload, "connect payload", false)?,
         }),
         '1' => Ok(SocketPacket::Disconnect { nsp }),
         '2' => {
@@ -319,18 +319,29 @@ fn decode_socket(text: &str) -> Result<SocketPacket<'_>, CodecError> {
         }
         _ => Ok(SocketPacket::ConnectError {
             nsp,
-            payload: parse_raw(payload, "connect error payload")?,
+            payload: parse_payload(payload, "connect error payload", true)?,
         }),
     }
 }
 
-fn parse_raw<'a>(
+/// A connect payload must be an object (socket.io-parser rule); a connect error may also be a
+/// string. Anything else (a number would read back as an ack id) is refused.
+fn parse_payload<'a>(
     payload: Option<&'a str>,
     what: &'static str,
+    string_ok: bool,
 ) -> Result<Option<&'a RawValue>, CodecError> {
-    payload
-        .map(|text| serde_json::from_str::<&RawValue>(text).map_err(|e| json_error(what, e)))
-        .transpose()
+    let Some(text) = payload else { return Ok(None) };
+    let raw: &RawValue = serde_json::from_str(text).map_err(|e| json_error(what, e))?;
+    let first = raw.get().trim_start().as_bytes().first().copied();
+    match first {
+        Some(b'{') => Ok(Some(raw)),
+        Some(b'"') if string_ok => Ok(Some(raw)),
+        _ => Err(CodecError::Json {
+            what,
+            detail: "expected an object".into(),
+        }),
+    }
 }
 
 fn parse_array<'a>(
@@ -626,6 +637,23 @@ mod tests {
             }
         ));
         assert!(matches!(decode("42").unwrap_err(), CodecError::Json { .. }));
+    }
+
+    #[test]
+    fn connect_payloads_must_be_objects() {
+        assert!(matches!(
+            decode("40 7").unwrap_err(),
+            CodecError::Json {
+                what: "connect payload",
+                ..
+            }
+        ));
+        assert!(matches!(
+            decode("40[1]").unwrap_err(),
+            CodecError::Json { .. }
+        ));
+        assert!(decode(r#"44"not allowed""#).is_ok());
+        assert!(decode(r#"40"no""#).is_err());
     }
 
     #[test]
