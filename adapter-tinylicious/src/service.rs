@@ -1,5 +1,6 @@
 //! [`TinyliciousService`]: the [`DocumentService`] for Tinylicious and Routerlicious.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -112,6 +113,12 @@ impl TinyliciousService {
     }
 
     async fn connect_inner(&self, request: &ConnectRequest) -> Result<Connection, TransportError> {
+        // An empty tenant in the request means "the configured one".
+        let mut request = Cow::Borrowed(request);
+        if request.tenant_id.is_empty() {
+            request.to_mut().tenant_id = self.config.tenant_id().to_owned();
+        }
+        let request = request.as_ref();
         let url = self
             .config
             .socket_url(&request.tenant_id, &request.document_id)?;

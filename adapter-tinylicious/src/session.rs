@@ -530,6 +530,8 @@ struct Driver<S> {
 enum End {
     /// Report this reason, then close the socket (with `41` if it is still usable).
     Disconnected(DisconnectReason, bool),
+    /// The sender asked to close: report it, close, then tell the sender.
+    Closed(oneshot::Sender<()>),
     /// Nobody listens any more: close quietly.
     Abandoned,
 }
@@ -542,6 +544,13 @@ impl<S: WsStream> Driver<S> {
                 tracing::debug!(%reason, "connection ended");
                 let _ = self.events.send(ServiceEvent::Disconnected(reason));
                 shutdown(&mut self.ws, say_goodbye).await;
+            }
+            End::Closed(done) => {
+                let _ = self
+                    .events
+                    .send(ServiceEvent::Disconnected(DisconnectReason::Closed));
+                shutdown(&mut self.ws, true).await;
+                let _ = done.send(());
             }
             End::Abandoned => shutdown(&mut self.ws, true).await,
         }
@@ -585,12 +594,7 @@ impl<S: WsStream> Driver<S> {
                             return End::Disconnected(DisconnectReason::ConnectionLost(err), false);
                         }
                     }
-                    Some(Command::Close { done }) => {
-                        let _ = self.events.send(ServiceEvent::Disconnected(DisconnectReason::Closed));
-                        shutdown(&mut self.ws, true).await;
-                        let _ = done.send(());
-                        return End::Abandoned;
-                    }
+                    Some(Command::Close { done }) => return End::Closed(done),
                     None => self.commands_closed = true,
                 },
                 () = tokio::time::sleep_until(self.heartbeat.deadline()) => {
@@ -616,6 +620,7 @@ impl<S: WsStream> Driver<S> {
         if let Err(err) = socket::check_size(&frame, self.max_payload) {
             return Some(Err(err));
         }
+        tracing::trace!("sending a keepalive noop");
         Some(socket::send_text(&mut self.ws, frame).await)
     }
 
