@@ -1,1 +1,74 @@
-fn main() {}
+//! `audience`: see who is connected to a Fluid Framework container.
+//!
+//! `audience demo` plays a scripted session on the embedded in-process service; the other
+//! commands talk to a real Tinylicious / Routerlicious server. See `audience --help`.
+#![warn(missing_docs)]
+// With a backend feature off, helpers only the other backend uses are dead: fine.
+#![cfg_attr(not(all(feature = "mock", feature = "tinylicious")), allow(dead_code))]
+
+mod args;
+#[cfg(feature = "mock")]
+mod demo;
+mod error;
+#[cfg(feature = "tinylicious")]
+mod live;
+mod render;
+mod tracker;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use args::{Cli, Command};
+use error::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", error.one_line());
+            ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(1))
+        }
+    }
+}
+
+/// Logs to stderr: `-v`/`-vv`/`-vvv` if given, else `RUST_LOG`, else warnings only.
+fn init_logging(verbose: u8) {
+    let filter = match verbose {
+        0 => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        1 => EnvFilter::new("info"),
+        2 => EnvFilter::new("debug"),
+        _ => EnvFilter::new("trace"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    // One thread is plenty for a CLI, and it makes the demo's interleaving reproducible.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        #[cfg(feature = "mock")]
+        Command::Demo(args) => demo::run(&args).await,
+        #[cfg(not(feature = "mock"))]
+        Command::Demo(_) => Err(CliError::MissingBackend("mock")),
+        #[cfg(feature = "tinylicious")]
+        command => live::run(&cli.url, &cli.tenant, command).await,
+        #[cfg(not(feature = "tinylicious"))]
+        _ => Err(CliError::MissingBackend("tinylicious")),
+    }
+}

@@ -1,0 +1,312 @@
+//! Command-line arguments (clap derive). The doc comments are the `--help` texts.
+
+use std::time::Duration;
+
+use audience_core::wire::ConnectionMode;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Examples shown at the end of `audience --help`.
+const EXAMPLES: &str = "\
+Examples:
+  # See the audience of a scripted session on the embedded service (no server needed)
+  audience demo
+  audience demo --json --speed 0 --seed 7
+
+  # Against a local Tinylicious (npx tinylicious)
+  id=$(audience create)
+  audience watch \"$id\"                                  # live table, Ctrl-C to leave
+  audience join \"$id\" --user u1 --name Ann --for 30s    # be in the audience for 30 s
+  audience members \"$id\" --json                         # one snapshot, like getMembers()
+  audience signal listen \"$id\" &
+  audience signal send \"$id\" '{\"type\":\"hello\"}'
+
+Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=audience_tinylicious=debug) or pass -v, -vv.";
+
+/// See who is connected to a Fluid Framework container (its audience).
+///
+/// The audience is computed the way Fluid's JS `ServiceAudience` does it: one member per user,
+/// each with its connections (client id and mode), summarizers and other non-interactive
+/// clients hidden.
+#[derive(Debug, Parser)]
+#[command(name = "audience", version, after_long_help = EXAMPLES)]
+pub struct Cli {
+    /// Base URL of the Tinylicious / Routerlicious service (live commands).
+    #[arg(
+        long,
+        global = true,
+        default_value = "http://127.0.0.1:7070",
+        value_name = "URL"
+    )]
+    pub url: String,
+
+    /// Tenant id (live commands).
+    #[arg(
+        long,
+        global = true,
+        default_value = "tinylicious",
+        value_name = "TENANT"
+    )]
+    pub tenant: String,
+
+    /// More logs on stderr (-v info, -vv debug, -vvv trace); overrides RUST_LOG.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Play a scripted session on the embedded in-process service and show its audience.
+    ///
+    /// Users join and leave: one user on two devices, a summarizer that stays hidden, a
+    /// read-only viewer, an abrupt disconnect and automatic reconnects, a clean leave. A
+    /// watcher subscribed before connecting prints the live member table and an event log
+    /// stamped with script time. Needs no server.
+    Demo(DemoArgs),
+    /// Create a new container on the service and print its id.
+    Create,
+    /// Watch a container's audience live until Ctrl-C (then leave cleanly).
+    ///
+    /// Prints the member table after each change and a log of events (members added and
+    /// removed, connected, disconnected, reconnecting).
+    Watch(WatchArgs),
+    /// Print the members of a container once and exit.
+    ///
+    /// Connects (read mode), waits for its own join, prints the snapshot (which includes this
+    /// connection) and leaves.
+    Members(SnapshotArgs),
+    /// Connect and print the own member (`getMyself()`): user, name, connections, current one.
+    Whoami(WhoamiArgs),
+    /// Stay connected as a user until Ctrl-C or until `--for` is up, then leave cleanly.
+    Join(JoinArgs),
+    /// Send or receive application signals.
+    #[command(subcommand)]
+    Signal(SignalCommand),
+}
+
+/// `audience demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// One JSON object per line (events, member snapshots, summary) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Scale the pauses between steps: 1 takes about 3 s, 0.5 is twice as fast, 0 has none.
+    #[arg(long, default_value_t = 1.0, value_name = "F", value_parser = parse_speed)]
+    pub speed: f64,
+    /// Seed of the embedded service's client ids: the same seed gives the same ids.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub seed: u64,
+}
+
+/// Who to connect as (`--user`, `--name`).
+#[derive(Debug, Clone, Args)]
+pub struct Identity {
+    /// User id to connect as [default: a generated `audience-cli-XXXXXXXX`].
+    #[arg(long, value_name = "ID")]
+    pub user: Option<String>,
+    /// Display name of the user.
+    #[arg(long, default_value = "audience-cli", value_name = "NAME")]
+    pub name: String,
+}
+
+/// `audience watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Container (document) id.
+    pub container: String,
+    /// One JSON object per line instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Connection mode of the watcher.
+    #[arg(long, value_enum, default_value_t = Mode::Read)]
+    pub mode: Mode,
+    /// Who to connect as.
+    #[command(flatten)]
+    pub identity: Identity,
+}
+
+/// `audience members`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Container (document) id.
+    pub container: String,
+    /// Print the snapshot as JSON, the shape of JS `getMembers()`.
+    #[arg(long)]
+    pub json: bool,
+    /// Who to connect as.
+    #[command(flatten)]
+    pub identity: Identity,
+}
+
+/// `audience whoami`.
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// Container (document) id.
+    pub container: String,
+    /// Print the member as JSON, the shape of JS `getMyself()`.
+    #[arg(long)]
+    pub json: bool,
+    /// Connection mode.
+    #[arg(long, value_enum, default_value_t = Mode::Read)]
+    pub mode: Mode,
+    /// Who to connect as.
+    #[command(flatten)]
+    pub identity: Identity,
+}
+
+/// `audience join`.
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// Container (document) id.
+    pub container: String,
+    /// Connection mode.
+    #[arg(long, value_enum, default_value_t = Mode::Write)]
+    pub mode: Mode,
+    /// Leave after this long (`30s`, `5m`, `1h 30m`); without it, stay until Ctrl-C.
+    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Who to connect as.
+    #[command(flatten)]
+    pub identity: Identity,
+}
+
+/// `audience signal ...`.
+#[derive(Debug, Subcommand)]
+pub enum SignalCommand {
+    /// Send one application signal (any JSON value) to everyone, or to one client.
+    Send(SendArgs),
+    /// Print application signals as they arrive, until Ctrl-C (or `--count`).
+    Listen(ListenArgs),
+}
+
+/// `audience signal send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Container (document) id.
+    pub container: String,
+    /// The signal content, as JSON (checked before anything is sent).
+    #[arg(value_name = "JSON")]
+    pub content: String,
+    /// Send to this client id only.
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub to: Option<String>,
+    /// Who to connect as.
+    #[command(flatten)]
+    pub identity: Identity,
+}
+
+/// `audience signal listen`.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Container (document) id.
+    pub container: String,
+    /// One JSON object per signal.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit after this many signals.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Who to connect as.
+    #[command(flatten)]
+    pub identity: Identity,
+}
+
+/// A connection mode on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Read only: sees everything, cannot write ops.
+    Read,
+    /// Read and write.
+    Write,
+}
+
+impl From<Mode> for ConnectionMode {
+    fn from(mode: Mode) -> Self {
+        match mode {
+            Mode::Read => ConnectionMode::Read,
+            Mode::Write => ConnectionMode::Write,
+        }
+    }
+}
+
+/// `--speed`: a finite number, zero or more.
+fn parse_speed(text: &str) -> Result<f64, String> {
+    let speed: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if speed.is_finite() && speed >= 0.0 {
+        Ok(speed)
+    } else {
+        Err(format!("`{text}` must be a finite number, 0 or more"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn speed_must_be_finite_and_not_negative() {
+        assert_eq!(parse_speed("0"), Ok(0.0));
+        assert_eq!(parse_speed("2.5"), Ok(2.5));
+        assert!(parse_speed("-1").is_err());
+        assert!(parse_speed("inf").is_err());
+        assert!(parse_speed("NaN").is_err());
+        assert!(parse_speed("fast").is_err());
+    }
+
+    #[test]
+    fn join_parses_durations_and_modes() {
+        let cli = Cli::try_parse_from([
+            "audience", "join", "doc", "--user", "u1", "--name", "Ann", "--mode", "read", "--for",
+            "1m 30s",
+        ])
+        .unwrap();
+        let Command::Join(join) = cli.command else {
+            panic!("not join: {:?}", cli.command)
+        };
+        assert_eq!(join.duration, Some(Duration::from_secs(90)));
+        assert_eq!(join.mode, Mode::Read);
+        assert_eq!(join.identity.user.as_deref(), Some("u1"));
+        assert_eq!(join.identity.name, "Ann");
+        assert_eq!(cli.url, "http://127.0.0.1:7070");
+        assert_eq!(cli.tenant, "tinylicious");
+    }
+
+    #[test]
+    fn global_options_go_anywhere_and_defaults_apply() {
+        let cli = Cli::try_parse_from([
+            "audience",
+            "watch",
+            "doc",
+            "--url",
+            "http://127.0.0.1:9",
+            "-vv",
+        ])
+        .unwrap();
+        assert_eq!(cli.url, "http://127.0.0.1:9");
+        assert_eq!(cli.verbose, 2);
+        let Command::Watch(watch) = cli.command else {
+            panic!("not watch")
+        };
+        assert_eq!(watch.mode, Mode::Read);
+        assert_eq!(watch.identity.user, None);
+        assert_eq!(watch.identity.name, "audience-cli");
+    }
+
+    #[test]
+    fn bad_durations_are_usage_errors() {
+        let err = Cli::try_parse_from(["audience", "join", "doc", "--for", "soon"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+}

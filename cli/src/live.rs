@@ -1,0 +1,405 @@
+//! Live commands against a Tinylicious / Routerlicious server.
+//!
+//! Every command that names a container checks that it exists over REST before connecting, so
+//! a typo gives `container `x` does not exist` instead of a socket error. Data goes to stdout;
+//! status lines of `join`, `signal send` and `signal listen` go to stderr.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use audience_core::client::{AudienceClient, ClientEvent, ClientOptions, Subscription};
+use audience_core::policy::InteractiveOnly;
+use audience_core::transport::{ConnectRequest, DocumentService};
+use audience_core::wire::{ConnectionMode, User};
+use audience_tinylicious::{
+    TinyliciousConfig, TinyliciousError, TinyliciousMember, TinyliciousService,
+};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::args::{
+    Command, Identity, JoinArgs, ListenArgs, SendArgs, SignalCommand, SnapshotArgs, WatchArgs,
+    WhoamiArgs,
+};
+use crate::error::CliError;
+use crate::render::json::members_json;
+use crate::render::{Format, Printer, colour::Painter, table};
+use crate::tracker::Tracker;
+
+/// How long `signal send` waits for the service to echo the signal back.
+const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
+
+type LiveClient = AudienceClient<TinyliciousMember>;
+type LiveEvents = Subscription<TinyliciousMember>;
+
+/// The service and tenant the live commands talk to.
+#[derive(Debug)]
+pub struct Target {
+    service: TinyliciousService,
+}
+
+impl Target {
+    /// Checks `url` and sets up the HTTP client (no network yet).
+    pub fn new(url: &str, tenant: &str) -> Result<Self, CliError> {
+        let config = TinyliciousConfig::from_url(url)
+            .map_err(|error| match error {
+                TinyliciousError::InvalidUrl { .. } => {
+                    CliError::InvalidUrl(format!("--url: {error}"))
+                }
+                other => CliError::Service(other),
+            })?
+            .with_tenant(tenant);
+        Ok(Target {
+            service: TinyliciousService::new(config)?,
+        })
+    }
+
+    fn tenant(&self) -> &str {
+        self.service.config().tenant_id()
+    }
+}
+
+/// Runs a live command: input checks first, then the network.
+pub async fn run(url: &str, tenant: &str, command: Command) -> Result<(), CliError> {
+    // Validate what needs no server before touching one.
+    let content = match &command {
+        Command::Signal(SignalCommand::Send(args)) => {
+            Some(serde_json::from_str::<Value>(&args.content).map_err(CliError::InvalidJson)?)
+        }
+        _ => None,
+    };
+    let target = Target::new(url, tenant)?;
+    match command {
+        Command::Create => create(&target).await,
+        Command::Watch(args) => watch(&target, &args).await,
+        Command::Members(args) => members(&target, &args).await,
+        Command::Whoami(args) => whoami(&target, &args).await,
+        Command::Join(args) => join(&target, &args).await,
+        Command::Signal(SignalCommand::Send(args)) => {
+            send(&target, &args, content.unwrap_or(Value::Null)).await
+        }
+        Command::Signal(SignalCommand::Listen(args)) => listen(&target, &args).await,
+        Command::Demo(_) => Err(CliError::Demo("`demo` is not a live command".into())),
+    }
+}
+
+/// `audience-cli-` and 8 random hex digits.
+fn generated_user_id() -> String {
+    let random: String = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .chars()
+        .take(8)
+        .collect();
+    format!("audience-cli-{random}")
+}
+
+/// Checks the container, then connects as `identity` in `mode`, subscribed before connecting.
+async fn open(
+    target: &Target,
+    container: &str,
+    identity: &Identity,
+    mode: ConnectionMode,
+) -> Result<(LiveClient, LiveEvents), CliError> {
+    target.service.require_container(container).await?;
+    let user_id = identity.user.clone().unwrap_or_else(generated_user_id);
+    let request = ConnectRequest::new(
+        target.tenant(),
+        container,
+        User::new(user_id, identity.name.clone()),
+        mode,
+    );
+    let client = AudienceClient::new(
+        Arc::new(target.service.clone()) as Arc<dyn DocumentService>,
+        request,
+        InteractiveOnly,
+        ClientOptions::default(),
+    );
+    let events = client.subscribe();
+    client.connect().await?;
+    Ok((client, events))
+}
+
+/// Resolves on Ctrl-C; an error if the handler cannot be installed.
+async fn ctrl_c() -> Result<(), CliError> {
+    tokio::signal::ctrl_c().await.map_err(CliError::Runtime)
+}
+
+async fn create(target: &Target) -> Result<(), CliError> {
+    let id = target.service.create_container().await?;
+    println!("{id}");
+    Ok(())
+}
+
+async fn watch(target: &Target, args: &WatchArgs) -> Result<(), CliError> {
+    let start = Instant::now();
+    let (client, mut events) =
+        open(target, &args.container, &args.identity, args.mode.into()).await?;
+    let mut printer = Printer::new(Format::for_stdout(args.json), std::io::stdout().lock());
+    let interrupted = ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        tokio::select! {
+            result = &mut interrupted => {
+                result?;
+                break;
+            }
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                // Print the whole burst, then one table.
+                let mut next = Some(event);
+                while let Some(event) = next {
+                    printer.event(start.elapsed(), &event, || client.get_members())?;
+                    if let ClientEvent::Closed { error: Some(reason) } = event {
+                        return Err(CliError::ConnectionClosed { container: args.container.clone(), reason });
+                    }
+                    next = events.try_recv();
+                }
+                printer.flush_table()?;
+            }
+        }
+    }
+    client.close().await;
+    printer.note(
+        start.elapsed(),
+        "left the container (Ctrl-C)",
+        "left",
+        serde_json::json!({ "container": args.container }),
+    )?;
+    Ok(())
+}
+
+async fn members(target: &Target, args: &SnapshotArgs) -> Result<(), CliError> {
+    let (client, _events) = open(
+        target,
+        &args.container,
+        &args.identity,
+        ConnectionMode::Read,
+    )
+    .await?;
+    let snapshot = client.get_members();
+    client.close().await;
+    if args.json {
+        println!("{}", members_json(snapshot.iter()));
+    } else {
+        let mut tracker = Tracker::default();
+        tracker.resync(&snapshot);
+        print!("{}", table::members_table(&painter(), &tracker));
+    }
+    Ok(())
+}
+
+fn painter() -> Painter {
+    Painter::new(crate::render::colour::stdout_wants_colour())
+}
+
+async fn whoami(target: &Target, args: &WhoamiArgs) -> Result<(), CliError> {
+    let (client, _events) = open(target, &args.container, &args.identity, args.mode.into()).await?;
+    let myself = client.get_myself();
+    client.close().await;
+    let myself = myself.ok_or_else(|| CliError::ConnectionClosed {
+        container: args.container.clone(),
+        reason: "the own connection is not in the audience".into(),
+    })?;
+    if args.json {
+        let json = serde_json::to_string(&myself).map_err(|e| CliError::Output(e.into()))?;
+        println!("{json}");
+    } else {
+        let current = &myself.current_connection;
+        let mode = myself
+            .member
+            .connections
+            .iter()
+            .find(|c| &*c.id == current)
+            .map_or("?", |c| c.mode.as_str());
+        let others: Vec<String> = myself
+            .member
+            .connections
+            .iter()
+            .filter(|c| &*c.id != current)
+            .map(|c| format!("{} [{}]", c.id, c.mode))
+            .collect();
+        let who = table::who(&painter(), &myself.member);
+        println!("you are {who} on connection {current} [{mode}]");
+        if !others.is_empty() {
+            println!("other connections of this user: {}", others.join(", "));
+        }
+    }
+    Ok(())
+}
+
+/// Reports connection trouble on stderr; an error once the client gave up.
+fn status(container: &str, event: &ClientEvent<TinyliciousMember>) -> Result<(), CliError> {
+    match event {
+        ClientEvent::Reconnecting {
+            attempt,
+            delay,
+            reason,
+        } => eprintln!(
+            "reconnecting to {container} (attempt {attempt} in {}ms): {reason}",
+            delay.as_millis()
+        ),
+        ClientEvent::Audience(audience_core::audience::AudienceEvent::Disconnected) => {
+            eprintln!("disconnected from {container}")
+        }
+        ClientEvent::Audience(audience_core::audience::AudienceEvent::SelfChanged {
+            new, ..
+        }) => {
+            eprintln!("reconnected to {container} as {new}")
+        }
+        ClientEvent::Closed {
+            error: Some(reason),
+        } => {
+            return Err(CliError::ConnectionClosed {
+                container: container.to_owned(),
+                reason: reason.clone(),
+            });
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn join(target: &Target, args: &JoinArgs) -> Result<(), CliError> {
+    let mode: ConnectionMode = args.mode.into();
+    let (client, mut events) = open(target, &args.container, &args.identity, mode).await?;
+    let me = client.client_id().unwrap_or_default();
+    let user = client
+        .get_myself()
+        .map(|m| format!("{} ({})", m.member.name, m.member.id))
+        .unwrap_or_default();
+    let until = match args.duration {
+        Some(duration) => format!("leaving in {}", humantime::format_duration(duration)),
+        None => "Ctrl-C to leave".to_owned(),
+    };
+    eprintln!(
+        "joined {} as {user} on connection {me} [{mode}]; {until}",
+        args.container
+    );
+    let interrupted = ctrl_c();
+    tokio::pin!(interrupted);
+    let time_up = async {
+        match args.duration {
+            Some(duration) => tokio::time::sleep(duration).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(time_up);
+    let why = loop {
+        tokio::select! {
+            result = &mut interrupted => {
+                result?;
+                break "Ctrl-C";
+            }
+            () = &mut time_up => break "time is up",
+            event = events.recv() => match event {
+                Some(event) => status(&args.container, &event)?,
+                None => break "the client stopped",
+            },
+        }
+    };
+    client.close().await;
+    eprintln!("left {} ({why})", args.container);
+    Ok(())
+}
+
+async fn send(target: &Target, args: &SendArgs, content: Value) -> Result<(), CliError> {
+    let (client, mut events) = open(
+        target,
+        &args.container,
+        &args.identity,
+        ConnectionMode::Read,
+    )
+    .await?;
+    let me = client.client_id().unwrap_or_default();
+    if let Some(to) = &args.to {
+        let snapshot = client.get_members();
+        if snapshot.member_of_connection(to).is_none() {
+            client.close().await;
+            return Err(CliError::ConnectionClosed {
+                container: args.container.clone(),
+                reason: format!("no connection `{to}` in the audience to send to"),
+            });
+        }
+    }
+    let sent = client.submit_signal(content.clone(), args.to.clone()).await;
+    if let Err(error) = sent {
+        client.close().await;
+        return Err(error.into());
+    }
+    // A broadcast comes back to the sender too: wait for it, so the signal surely went out
+    // before we leave.
+    if args.to.is_none() {
+        let echo = tokio::time::timeout(ECHO_TIMEOUT, async {
+            while let Some(event) = events.recv().await {
+                if let ClientEvent::Signal(signal) = &event
+                    && signal.client_id == me
+                    && signal.content == content
+                {
+                    return true;
+                }
+                if status(&args.container, &event).is_err() {
+                    return false;
+                }
+            }
+            false
+        })
+        .await;
+        if echo != Ok(true) {
+            client.close().await;
+            return Err(CliError::ConnectionClosed {
+                container: args.container.clone(),
+                reason: format!("the service did not confirm the signal within {ECHO_TIMEOUT:?}"),
+            });
+        }
+    }
+    client.close().await;
+    match &args.to {
+        Some(to) => eprintln!("signal sent from {me} to {to}"),
+        None => eprintln!("signal sent from {me} to everyone"),
+    }
+    Ok(())
+}
+
+async fn listen(target: &Target, args: &ListenArgs) -> Result<(), CliError> {
+    let start = Instant::now();
+    let (client, mut events) = open(
+        target,
+        &args.container,
+        &args.identity,
+        ConnectionMode::Read,
+    )
+    .await?;
+    let mut printer = Printer::new(Format::for_stdout(args.json), std::io::stdout().lock());
+    eprintln!(
+        "listening for signals on {} as {}; Ctrl-C to stop",
+        args.container,
+        client.client_id().unwrap_or_default()
+    );
+    let interrupted = ctrl_c();
+    tokio::pin!(interrupted);
+    let mut received = 0u64;
+    while args.count.is_none_or(|count| received < count) {
+        tokio::select! {
+            result = &mut interrupted => {
+                result?;
+                break;
+            }
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                match &event {
+                    ClientEvent::Signal(_) => {
+                        received += 1;
+                        printer.event(start.elapsed(), &event, || client.get_members())?;
+                    }
+                    other => {
+                        printer.observe(other, || client.get_members());
+                        status(&args.container, other)?;
+                    }
+                }
+            }
+        }
+    }
+    client.close().await;
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Bad input that needs no server: one clear `error:` line on stderr, non-zero exit.
+
+use std::net::TcpListener;
+use std::process::{Command, Output};
+
+fn audience(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_audience"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+/// The single stderr line of a failed run, with its exit code.
+fn failure(output: &Output) -> (i32, String) {
+    assert!(!output.status.success(), "expected a failure");
+    assert_eq!(output.stdout, b"", "nothing on stdout");
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one line on stderr: {stderr:?}");
+    (output.status.code().unwrap(), lines[0].to_owned())
+}
+
+/// A port nothing listens on: bound, then released.
+fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    port
+}
+
+#[test]
+fn invalid_json_is_refused_before_any_network() {
+    // A listener we hold: the command must not even try to reach it.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let output = audience(&["signal", "send", "doc", "{type: hi}", "--url", &url]);
+    assert_eq!(
+        failure(&output),
+        (
+            2,
+            "error: invalid JSON for the signal content: key must be a string at line 1 column 2"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        listener.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "no connection was attempted"
+    );
+    let output = audience(&["signal", "send", "doc", "[1, 2", "--url", &url]);
+    assert_eq!(
+        failure(&output).1,
+        "error: invalid JSON for the signal content: EOF while parsing a list at line 1 column 5"
+    );
+}
+
+#[test]
+fn malformed_urls_are_usage_errors() {
+    let output = audience(&["members", "doc", "--url", "localhost:7070:x"]);
+    let (code, line) = failure(&output);
+    assert_eq!(code, 2);
+    assert!(
+        line.starts_with("error: --url: invalid URL `localhost:7070:x`: "),
+        "{line}"
+    );
+    let output = audience(&["create", "--url", "not a url"]);
+    assert_eq!(
+        failure(&output),
+        (
+            2,
+            "error: --url: invalid URL `not a url`: relative URL without a base".to_owned()
+        )
+    );
+    let output = audience(&["watch", "doc", "--url", "ftp://127.0.0.1/"]);
+    assert_eq!(
+        failure(&output),
+        (
+            2,
+            "error: --url: invalid URL `ftp://127.0.0.1/`: the scheme must be http, https, ws or wss"
+                .to_owned()
+        )
+    );
+}
+
+#[test]
+fn unreachable_server_is_one_line_with_the_url() {
+    let port = closed_port();
+    let url = format!("http://127.0.0.1:{port}");
+    for args in [
+        vec!["members", "doc-1"],
+        vec!["whoami", "doc-1"],
+        vec!["join", "doc-1", "--for", "1s"],
+        vec!["signal", "send", "doc-1", "{\"a\":1}"],
+    ] {
+        let mut all = args.clone();
+        all.extend(["--url", url.as_str()]);
+        let (code, line) = failure(&audience(&all));
+        assert_eq!(code, 1, "{args:?}");
+        let prefix = format!(
+            "error: cannot reach the server at http://127.0.0.1:{port}/documents/tinylicious/doc-1: "
+        );
+        assert!(line.starts_with(&prefix), "{args:?}: {line}");
+        assert!(line.to_lowercase().contains("refused"), "{line}");
+    }
+    let (code, line) = failure(&audience(&["create", "--url", &url, "--tenant", "t2"]));
+    assert_eq!(code, 1);
+    assert!(
+        line.starts_with(&format!(
+            "error: cannot reach the server at http://127.0.0.1:{port}/documents/t2: "
+        )),
+        "{line}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let output = audience(&["join"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.starts_with("error: the following required arguments were not provided"));
+    let output = audience(&["demo", "--speed", "-1"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = audience(&["join", "doc", "--for", "soon"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = audience(&["watch", "doc", "--mode", "admin"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn help_explains_every_command_with_an_example_and_no_secret() {
+    let top = audience(&["--help"]);
+    assert!(top.status.success());
+    let top = String::from_utf8(top.stdout).unwrap();
+    assert!(top.contains("See who is connected to a Fluid Framework container"));
+    assert!(top.contains("Examples:"));
+    assert!(top.contains("audience demo --json --speed 0 --seed 7"));
+    let commands: [(&[&str], &str); 9] = [
+        (
+            &["demo"],
+            "scripted session on the embedded in-process service",
+        ),
+        (&["create"], "Create a new container"),
+        (&["watch"], "Watch a container's audience live until Ctrl-C"),
+        (&["members"], "Print the members of a container once"),
+        (&["whoami"], "print the own member"),
+        (&["join"], "Stay connected as a user"),
+        (&["signal"], "Send or receive application signals"),
+        (&["signal", "send"], "Send one application signal"),
+        (
+            &["signal", "listen"],
+            "Print application signals as they arrive",
+        ),
+    ];
+    for (command, text) in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let output = audience(&args);
+        assert!(output.status.success(), "{command:?}");
+        let help = String::from_utf8(output.stdout).unwrap();
+        assert!(help.contains(text), "{command:?}: {help}");
+        assert!(top.contains(command[0]));
+        // The Tinylicious tenant key must not be a visible default anywhere.
+        assert!(!help.contains("12345"), "{command:?}");
+    }
+    assert!(!top.contains("12345"));
+}
