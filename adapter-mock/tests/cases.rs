@@ -162,7 +162,7 @@ fn member(user: &str, conns: &[&SignalClient]) -> Arc<BasicMember> {
             .map(|c| Connection {
                 id: Arc::from(c.client_id.as_str()),
                 mode: c.client.mode,
-                client: Arc::new(c.client.clone()),
+                client: Arc::clone(&c.client),
             })
             .collect(),
     })

@@ -41,9 +41,6 @@ use crate::wire::{Client, ClientId, SignalClient};
 pub const DEFAULT_DEPARTED_CAPACITY: usize = 16_384;
 
 /// One input to the roster.
-// Joins dominate the traffic and carry the record by value; boxing would add an allocation
-// to the common case to shrink the rare ones.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum RosterInput {
     /// A new connection was accepted: our client id and every other client at that moment.
@@ -262,7 +259,7 @@ impl Roster {
             }
             // The service lists it, so it is present whatever we believed.
             self.departed.forget(&joined.client_id);
-            let client = Arc::new(joined.client);
+            let client = joined.client;
             self.clients
                 .insert(joined.client_id.clone(), Arc::clone(&client));
             changes.push(RosterChange::Added {
@@ -287,7 +284,7 @@ impl Roster {
             tracing::debug!(client_id = %id, ?source, "late join for a departed client ignored");
             return;
         }
-        let client = Arc::new(joined.client);
+        let client = joined.client;
         self.clients.insert(id.clone(), Arc::clone(&client));
         changes.push(RosterChange::Added {
             client_id: id.clone(),

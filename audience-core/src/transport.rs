@@ -115,9 +115,6 @@ impl std::fmt::Display for DisconnectReason {
 }
 
 /// One thing the service told this connection.
-// Joins dominate the traffic and carry the record by value; boxing would add an allocation
-// to the common case to shrink the rare ones.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServiceEvent {
     /// A connection joined.

@@ -16,6 +16,8 @@
 //! assert_eq!(client.user.extra["color"], "red");
 //! ```
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -193,8 +195,9 @@ pub struct SignalClient {
     /// The connection's client id.
     #[serde(rename = "clientId")]
     pub client_id: ClientId,
-    /// The connection's record.
-    pub client: Client,
+    /// The connection's record, shared: parsed once, then held by the roster and every member
+    /// connection without copying.
+    pub client: Arc<Client>,
     /// Fields not modelled here (`clientConnectionNumber`, `referenceSequenceNumber`).
     #[serde(flatten)]
     pub extra: Extra,
@@ -205,7 +208,7 @@ impl SignalClient {
     pub fn new(client_id: impl Into<ClientId>, client: Client) -> Self {
         SignalClient {
             client_id: client_id.into(),
-            client,
+            client: Arc::new(client),
             extra: Extra::new(),
         }
     }
@@ -235,7 +238,6 @@ pub struct SignalMessage {
 }
 
 /// A join or leave announced by the service in a system signal or a sequenced op.
-#[allow(clippy::large_enum_variant)] // joins dominate; see `ServiceEvent`
 #[derive(Debug, Clone, PartialEq)]
 pub enum Membership {
     /// A connection joined.
@@ -391,11 +393,10 @@ impl SequencedMessage {
         if self.kind == "join" {
             let join: ClientJoin = serde_json::from_value(payload)
                 .map_err(|source| WireError::Json { what, source })?;
-            Ok(Some(Membership::Join(SignalClient {
-                client_id: join.client_id,
-                client: join.detail,
-                extra: Extra::new(),
-            })))
+            Ok(Some(Membership::Join(SignalClient::new(
+                join.client_id,
+                join.detail,
+            ))))
         } else {
             match payload {
                 Value::String(id) => Ok(Some(Membership::Leave(id))),
