@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use audience_core::wire::{Extra, TokenClaims, User};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::error::TinyliciousError;
