@@ -26,7 +26,7 @@ use crate::render::json::members_json;
 use crate::render::{Format, Printer, colour::Painter, table};
 use crate::tracker::Tracker;
 
-/// How long `signal send` waits for the service to echo the signal back.
+/// How long `signal send` waits for the service to confirm the signal (see [`send`]).
 const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 
 type LiveClient = AudienceClient<TinyliciousMember>;
@@ -322,36 +322,48 @@ async fn send(target: &Target, args: &SendArgs, content: Value) -> Result<(), Cl
             });
         }
     }
-    let sent = client.submit_signal(content.clone(), args.to.clone()).await;
+    // Socket.IO ignores events it dispatches after the client's disconnect packet, so closing
+    // right after sending can lose the signal. Wait until one round trip is confirmed: our
+    // own copy of a broadcast, or else a fence signal sent to ourselves after it (the server
+    // handles a socket's events in order).
+    let fence = match args.to.as_deref() {
+        None => None,
+        Some(to) if to == me => None,
+        Some(_) => Some(serde_json::json!({
+            "type": "audience-cli/fence",
+            "nonce": uuid::Uuid::new_v4().to_string(),
+        })),
+    };
+    let confirmation = fence.clone().unwrap_or_else(|| content.clone());
+    let mut sent = client.submit_signal(content, args.to.clone()).await;
+    if let (Ok(()), Some(fence)) = (&sent, fence) {
+        sent = client.submit_signal(fence, Some(me.clone())).await;
+    }
     if let Err(error) = sent {
         client.close().await;
         return Err(error.into());
     }
-    // A broadcast comes back to the sender too: wait for it, so the signal surely went out
-    // before we leave.
-    if args.to.is_none() {
-        let echo = tokio::time::timeout(ECHO_TIMEOUT, async {
-            while let Some(event) = events.recv().await {
-                if let ClientEvent::Signal(signal) = &event
-                    && signal.client_id == me
-                    && signal.content == content
-                {
-                    return true;
-                }
-                if status(&args.container, &event).is_err() {
-                    return false;
-                }
+    let confirmed = tokio::time::timeout(ECHO_TIMEOUT, async {
+        while let Some(event) = events.recv().await {
+            if let ClientEvent::Signal(signal) = &event
+                && signal.client_id == me
+                && signal.content == confirmation
+            {
+                return true;
             }
-            false
-        })
-        .await;
-        if echo != Ok(true) {
-            client.close().await;
-            return Err(CliError::ConnectionClosed {
-                container: args.container.clone(),
-                reason: format!("the service did not confirm the signal within {ECHO_TIMEOUT:?}"),
-            });
+            if status(&args.container, &event).is_err() {
+                return false;
+            }
         }
+        false
+    })
+    .await;
+    if confirmed != Ok(true) {
+        client.close().await;
+        return Err(CliError::ConnectionClosed {
+            container: args.container.clone(),
+            reason: format!("the service did not confirm the signal within {ECHO_TIMEOUT:?}"),
+        });
     }
     client.close().await;
     match &args.to {
