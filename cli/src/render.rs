@@ -213,62 +213,82 @@ impl<M: Member + DisplayName, W: Write> Printer<M, W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use audience_core::audience::ServiceAudience;
-    use audience_core::roster::RosterInput;
-    use audience_core::transport::Source;
-    use audience_core::wire::{Client, ConnectionMode, SignalClient, User};
+    use std::sync::Arc;
+
+    use audience_core::member::Connection;
+    use audience_core::wire::{Client, ConnectionMode, User};
     use serde_json::json;
 
-    fn feed(
-        printer: &mut Printer<BasicMember, Vec<u8>>,
-        audience: &mut ServiceAudience<BasicMember>,
-        t: u64,
-        input: RosterInput,
-    ) {
-        for event in audience.apply(input) {
-            printer
-                .event(
-                    Duration::from_millis(t),
-                    &ClientEvent::Audience(event),
-                    || audience.get_members(),
-                )
-                .unwrap();
+    fn member(id: &str, name: &str, connections: &[(&str, ConnectionMode)]) -> Arc<BasicMember> {
+        let client = Arc::new(Client::interactive(
+            User::new(id, name),
+            ConnectionMode::Write,
+        ));
+        let mut member = BasicMember::from_client(id, &client);
+        for (cid, mode) in connections {
+            member.connections_mut().push(Connection {
+                id: (*cid).into(),
+                mode: *mode,
+                client: Arc::clone(&client),
+            });
         }
-        printer.flush_table().unwrap();
+        Arc::new(member)
     }
 
+    /// A hand-made session (independent of the core's event order): Ann is there, we join,
+    /// Ann leaves. The table is flushed after each batch.
     fn script(format: Format) -> String {
+        use AudienceEvent::*;
+        let ann = member("ann", "Ann", &[("c-ann", ConnectionMode::Write)]);
+        let me = member("watcher", "Watcher", &[("c-me", ConnectionMode::Read)]);
+        let batches: Vec<(u64, Vec<AudienceEvent<BasicMember>>)> = vec![
+            (
+                0,
+                vec![
+                    MemberAdded {
+                        client_id: "c-ann".into(),
+                        member: Arc::clone(&ann),
+                    },
+                    MembersChanged,
+                ],
+            ),
+            (
+                250,
+                vec![
+                    MemberAdded {
+                        client_id: "c-me".into(),
+                        member: me,
+                    },
+                    MembersChanged,
+                    Connected {
+                        client_id: "c-me".into(),
+                    },
+                ],
+            ),
+            (
+                1500,
+                vec![
+                    MemberRemoved {
+                        client_id: "c-ann".into(),
+                        member: ann,
+                    },
+                    MembersChanged,
+                ],
+            ),
+        ];
         let mut printer = Printer::new(format, Vec::new());
-        let mut audience: ServiceAudience<BasicMember> = ServiceAudience::default();
-        let me = Client::interactive(User::new("watcher", "Watcher"), ConnectionMode::Read);
-        let ann = Client::interactive(User::new("ann", "Ann"), ConnectionMode::Write);
-        feed(
-            &mut printer,
-            &mut audience,
-            0,
-            RosterInput::Connected {
-                client_id: "c-me".into(),
-                initial_clients: vec![SignalClient::new("c-ann", ann)],
-            },
-        );
-        feed(
-            &mut printer,
-            &mut audience,
-            250,
-            RosterInput::Joined {
-                client: SignalClient::new("c-me", me),
-                source: Source::Signal,
-            },
-        );
-        feed(
-            &mut printer,
-            &mut audience,
-            1500,
-            RosterInput::Left {
-                client_id: "c-ann".into(),
-                source: Source::Signal,
-            },
-        );
+        for (t, events) in batches {
+            for event in events {
+                printer
+                    .event(
+                        Duration::from_millis(t),
+                        &ClientEvent::Audience(event),
+                        || unreachable!("no lag here"),
+                    )
+                    .unwrap();
+            }
+            printer.flush_table().unwrap();
+        }
         String::from_utf8(printer.into_inner()).unwrap()
     }
 
@@ -287,9 +307,9 @@ mod tests {
             vec![
                 json!({"event": "member_added", "t_ms": 0, "user_id": "ann", "name": "Ann", "client_id": "c-ann", "mode": "write"}),
                 json!({"event": "members", "t_ms": 0, "members": {"ann": ann.clone()}}),
-                json!({"event": "connected", "t_ms": 0, "client_id": "c-me"}),
                 json!({"event": "member_added", "t_ms": 250, "user_id": "watcher", "name": "Watcher", "client_id": "c-me", "mode": "read"}),
                 json!({"event": "members", "t_ms": 250, "members": {"ann": ann, "watcher": me.clone()}}),
+                json!({"event": "connected", "t_ms": 250, "client_id": "c-me"}),
                 json!({"event": "member_removed", "t_ms": 1500, "user_id": "ann", "name": "Ann", "client_id": "c-ann", "mode": "write"}),
                 json!({"event": "members", "t_ms": 1500, "members": {"watcher": me}}),
             ]
@@ -301,11 +321,11 @@ mod tests {
         let out = script(Format::Human(Painter::new(false)));
         let expected = "\
 [+0.00s] + Ann (ann) joined: connection c-ann [write]
-[+0.00s] connected as c-me
 members: 1 user, 1 connection
   USER  NAME  CONNECTIONS
   ann   Ann   c-ann [write]
 [+0.25s] + Watcher (watcher) joined: connection c-me [read]
+[+0.25s] connected as c-me
 members: 2 users, 2 connections
   USER     NAME     CONNECTIONS
   ann      Ann      c-ann [write]

@@ -71,8 +71,8 @@ fn demo_json_has_the_exact_session() {
     assert_eq!(
         kinds,
         vec![
-            "connected",
             "member_added",   // watcher
+            "connected",      // once its own join is in
             "member_added",   // ann laptop
             "member_added",   // bob
             "member_added",   // ann phone
@@ -82,9 +82,9 @@ fn demo_json_has_the_exact_session() {
             "disconnected",   // watcher killed
             "reconnecting",
             "member_removed", // watcher's old connection
+            "member_added",   // watcher's new connection
             "self_changed",
             "connected",
-            "member_added",   // watcher's new connection
             "member_removed", // ann's phone leaves
             "summary",
         ]
