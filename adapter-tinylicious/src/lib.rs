@@ -39,3 +39,8 @@ pub use error::TinyliciousError;
 pub use member::TinyliciousMember;
 pub use service::TinyliciousService;
 pub use token::{AccessToken, InsecureTokenProvider, TokenProvider, TokenRequest};
+
+// Compiles the README's example as a doctest, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}
