@@ -127,7 +127,7 @@ async fn ctrl_c() -> Result<(), CliError> {
 
 async fn create(target: &Target) -> Result<(), CliError> {
     let id = target.service.create_container().await?;
-    println!("{id}");
+    say(&format!("{id}\n"))?;
     Ok(())
 }
 
@@ -180,13 +180,22 @@ async fn members(target: &Target, args: &SnapshotArgs) -> Result<(), CliError> {
     let snapshot = client.get_members();
     client.close().await;
     if args.json {
-        println!("{}", members_json(snapshot.iter()));
+        say(&format!("{}\n", members_json(snapshot.iter())))?;
     } else {
         let mut tracker = Tracker::default();
         tracker.resync(&snapshot);
-        print!("{}", table::members_table(&painter(), &tracker));
+        say(&table::members_table(&painter(), &tracker))?;
     }
     Ok(())
+}
+
+/// Writes `text` to stdout (a closed pipe is an error the caller turns into a quiet exit,
+/// where `println!` would panic).
+fn say(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    Ok(stdout.flush()?)
 }
 
 fn painter() -> Painter {
@@ -203,7 +212,7 @@ async fn whoami(target: &Target, args: &WhoamiArgs) -> Result<(), CliError> {
     })?;
     if args.json {
         let json = serde_json::to_string(&myself).map_err(|e| CliError::Output(e.into()))?;
-        println!("{json}");
+        say(&format!("{json}\n"))?;
     } else {
         let current = &myself.current_connection;
         let mode = myself
@@ -220,9 +229,12 @@ async fn whoami(target: &Target, args: &WhoamiArgs) -> Result<(), CliError> {
             .map(|c| format!("{} [{}]", c.id, c.mode))
             .collect();
         let who = table::who(&painter(), &myself.member);
-        println!("you are {who} on connection {current} [{mode}]");
+        say(&format!("you are {who} on connection {current} [{mode}]\n"))?;
         if !others.is_empty() {
-            println!("other connections of this user: {}", others.join(", "));
+            say(&format!(
+                "other connections of this user: {}\n",
+                others.join(", ")
+            ))?;
         }
     }
     Ok(())

@@ -36,10 +36,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr: `-v`/`-vv`/`-vvv` if given, else `RUST_LOG`, else warnings only.
+/// Logs to stderr: `-v`/`-vv`/`-vvv` if given, else `RUST_LOG`, else warnings only, minus the
+/// client driver's reconnect warnings (the commands report reconnects themselves).
 fn init_logging(verbose: u8) {
     let filter = match verbose {
-        0 => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        0 => EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("warn,audience_core::client=error")),
         1 => EnvFilter::new("info"),
         2 => EnvFilter::new("debug"),
         _ => EnvFilter::new("trace"),
