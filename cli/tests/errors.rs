@@ -166,3 +166,57 @@ fn help_explains_every_command_with_an_example_and_no_secret() {
     }
     assert!(!top.contains("12345"));
 }
+
+/// A one-shot HTTP server on 127.0.0.1 answering every request with `status` and `body`.
+fn fake_server(status: &'static str, body: &'static str) -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        // Read the request head (the GET has no body).
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            request.extend_from_slice(&buf[..n]);
+        }
+        let response = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(response.as_bytes()).unwrap();
+    });
+    (port, handle)
+}
+
+#[test]
+fn server_errors_are_one_line_with_status_and_message() {
+    let (port, server) = fake_server(
+        "500 Internal Server Error",
+        r#"{"message":"database on fire"}"#,
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, line) = failure(&audience(&["members", "doc-9", "--url", &url]));
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(
+        line,
+        format!(
+            "error: HTTP 500 from http://127.0.0.1:{port}/documents/tinylicious/doc-9: database on fire"
+        )
+    );
+
+    // `null` for a document: it does not exist.
+    let (port, server) = fake_server("200 OK", "null");
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, line) = failure(&audience(&["whoami", "doc-9", "--url", &url]));
+    server.join().unwrap();
+    assert_eq!(
+        (code, line.as_str()),
+        (1, "error: container `doc-9` does not exist")
+    );
+}
