@@ -37,6 +37,8 @@ pub const PROTOCOL_VERSIONS: [&str; 4] = ["^0.4.0", "^0.3.0", "^0.2.0", "^0.1.0"
 
 /// How long a clean close may take before the socket is simply dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Ack id of the `ping` sent before closing (the only event we send with an ack).
+const FLUSH_ACK_ID: u64 = 0;
 
 /// What the session state machine says after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -546,6 +548,7 @@ impl<S: WsStream> Driver<S> {
                 shutdown(&mut self.ws, say_goodbye).await;
             }
             End::Closed(done) => {
+                self.flush().await;
                 let _ = self
                     .events
                     .send(ServiceEvent::Disconnected(DisconnectReason::Closed));
@@ -608,6 +611,53 @@ impl<S: WsStream> Driver<S> {
                 }
                 () = self.events.closed(), if self.commands_closed => return End::Abandoned,
             }
+        }
+    }
+
+    /// Waits (at most [`CLOSE_GRACE`]) until the server has dispatched everything sent so far.
+    ///
+    /// Socket.IO servers dispatch incoming events one tick after reading them and drop those
+    /// whose tick comes after a disconnect packet, so a `41` sent right after a signal can lose
+    /// the signal. Fluid's `ping` event is acknowledged in order, after everything sent before
+    /// it: once its ack arrives, saying goodbye is safe. Frames arriving meanwhile are delivered.
+    async fn flush(&mut self) {
+        let ping = Packet::Message(SocketPacket::Event {
+            nsp: codec::DEFAULT_NAMESPACE.into(),
+            ack_id: Some(FLUSH_ACK_ID),
+            name: "ping".into(),
+            args: Vec::new(),
+        });
+        let Ok(frame) = codec::encode(&ping) else {
+            return;
+        };
+        if socket::send_text(&mut self.ws, frame).await.is_err() {
+            return;
+        }
+        let acked = tokio::time::timeout(CLOSE_GRACE, async {
+            loop {
+                match socket::classify(self.ws.next().await) {
+                    Incoming::Socket(text) => {
+                        if let Ok(Packet::Message(SocketPacket::Ack {
+                            ack_id: FLUSH_ACK_ID,
+                            ..
+                        })) = codec::decode(&text)
+                        {
+                            return;
+                        }
+                        // Still delivered; an end of connection here changes nothing: we are closing.
+                        let _ = self.on_frame(&text);
+                    }
+                    Incoming::Ping(pong) => {
+                        let _ = socket::send_text(&mut self.ws, pong).await;
+                    }
+                    Incoming::Ignore => {}
+                    Incoming::Lost(_) => return,
+                }
+            }
+        })
+        .await;
+        if acked.is_err() {
+            tracing::debug!("no ack for the closing ping; closing anyway");
         }
     }
 
@@ -865,6 +915,129 @@ mod tests {
                 code: 0,
                 message: r#"{"m":1}"#.into()
             }
+        );
+    }
+
+    /// Handshake on the server side of a test pair, up to our own join.
+    async fn accept(server_ws: &mut WebSocketStream<tokio::io::DuplexStream>) {
+        server_ws
+            .send(Message::text(r#"0{"sid":"s","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#))
+            .await
+            .unwrap();
+        assert_eq!(next_text(server_ws).await.as_deref(), Some("40"));
+        server_ws
+            .send(Message::text(r#"40{"sid":"x"}"#))
+            .await
+            .unwrap();
+        assert!(
+            next_text(server_ws)
+                .await
+                .unwrap()
+                .starts_with(r#"42["connect_document","#)
+        );
+        for frame in [OWN_JOIN_SIGNAL, SUCCESS, OWN_JOIN_OP] {
+            server_ws.send(Message::text(frame)).await.unwrap();
+        }
+    }
+
+    /// A signal sent right before `close()` must be dispatched before the server sees `41`:
+    /// close waits for the ack of a `ping` sent after it, and delivers what arrives meanwhile.
+    #[tokio::test]
+    async fn close_flushes_sent_signals_before_saying_goodbye() {
+        let (client_ws, mut server_ws) = pair().await;
+        let server = tokio::spawn(async move {
+            accept(&mut server_ws).await;
+            let mut seen = Vec::new();
+            while let Some(frame) = next_text(&mut server_ws).await {
+                if frame == r#"420["ping"]"# {
+                    // Echo of our signal first, then the ack, as the server orders them.
+                    let echo = r#"42["signal",{"clientId":"me","content":"{\"n\":1}"}]"#;
+                    server_ws.send(Message::text(echo)).await.unwrap();
+                    server_ws.send(Message::text("430[]")).await.unwrap();
+                }
+                let goodbye = frame == "41";
+                seen.push(frame);
+                if goodbye {
+                    break;
+                }
+            }
+            seen
+        });
+        let mut connection = establish(
+            client_ws,
+            "test",
+            r#"42["connect_document",{}]"#.to_owned(),
+            ConnectionMode::Read,
+        )
+        .await
+        .unwrap();
+        connection
+            .sender
+            .submit_signal(json!({"n": 1}), None)
+            .await
+            .unwrap();
+        connection.sender.close().await.unwrap();
+        let seen = server.await.unwrap();
+        assert_eq!(
+            seen,
+            [
+                r#"42["submitSignal","me",[{"content":"{\"n\":1}"}]]"#,
+                r#"420["ping"]"#,
+                "41"
+            ]
+        );
+        let mut events = Vec::new();
+        while let Some(event) = connection.events.next_event().await {
+            events.push(event);
+        }
+        let signal = events.iter().find_map(|e| match e {
+            ServiceEvent::Signal(signal) => Some(signal.content.clone()),
+            _ => None,
+        });
+        assert_eq!(
+            signal,
+            Some(json!({"n": 1})),
+            "the echo that arrived while closing is delivered"
+        );
+        assert_eq!(
+            events.last(),
+            Some(&ServiceEvent::Disconnected(DisconnectReason::Closed))
+        );
+    }
+
+    /// A server that never acks the closing ping delays the close by the grace period only.
+    #[tokio::test(start_paused = true)]
+    async fn close_without_an_ack_gives_up_after_the_grace_period() {
+        let (client_ws, mut server_ws) = pair().await;
+        let server = tokio::spawn(async move {
+            accept(&mut server_ws).await;
+            let mut seen = Vec::new();
+            while let Some(frame) = next_text(&mut server_ws).await {
+                let goodbye = frame == "41";
+                seen.push((Instant::now(), frame));
+                if goodbye {
+                    break;
+                }
+            }
+            seen
+        });
+        let connection = establish(
+            client_ws,
+            "test",
+            r#"42["connect_document",{}]"#.to_owned(),
+            ConnectionMode::Read,
+        )
+        .await
+        .unwrap();
+        let start = Instant::now();
+        connection.sender.close().await.unwrap();
+        let seen = server.await.unwrap();
+        let frames: Vec<&str> = seen.iter().map(|(_, f)| f.as_str()).collect();
+        assert_eq!(frames, [r#"420["ping"]"#, "41"]);
+        let waited = seen[1].0 - start;
+        assert!(
+            waited >= CLOSE_GRACE && waited < CLOSE_GRACE + Duration::from_millis(100),
+            "{waited:?}"
         );
     }
 }
