@@ -5,7 +5,6 @@
 //! status lines of `join`, `signal send` and `signal listen` go to stderr.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use audience_core::client::{AudienceClient, ClientEvent, ClientOptions, Subscription};
 use audience_core::policy::InteractiveOnly;
@@ -25,9 +24,6 @@ use crate::error::CliError;
 use crate::render::json::members_json;
 use crate::render::{Format, Printer, colour::Painter, table};
 use crate::tracker::Tracker;
-
-/// How long `signal send` waits for the service to confirm the signal (see [`send`]).
-const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 
 type LiveClient = AudienceClient<TinyliciousMember>;
 type LiveEvents = Subscription<TinyliciousMember>;
@@ -316,7 +312,7 @@ async fn join(target: &Target, args: &JoinArgs) -> Result<(), CliError> {
 }
 
 async fn send(target: &Target, args: &SendArgs, content: Value) -> Result<(), CliError> {
-    let (client, mut events) = open(
+    let (client, _events) = open(
         target,
         &args.container,
         &args.identity,
@@ -334,48 +330,12 @@ async fn send(target: &Target, args: &SendArgs, content: Value) -> Result<(), Cl
             });
         }
     }
-    // Socket.IO ignores events it dispatches after the client's disconnect packet, so closing
-    // right after sending can lose the signal. Wait until one round trip is confirmed: our
-    // own copy of a broadcast, or else a fence signal sent to ourselves after it (the server
-    // handles a socket's events in order).
-    let fence = match args.to.as_deref() {
-        None => None,
-        Some(to) if to == me => None,
-        Some(_) => Some(serde_json::json!({
-            "type": "audience-cli/fence",
-            "nonce": uuid::Uuid::new_v4().to_string(),
-        })),
-    };
-    let confirmation = fence.clone().unwrap_or_else(|| content.clone());
-    let mut sent = client.submit_signal(content, args.to.clone()).await;
-    if let (Ok(()), Some(fence)) = (&sent, fence) {
-        sent = client.submit_signal(fence, Some(me.clone())).await;
-    }
+    // No wait for an echo: the transport's close flushes what was sent (a ping round trip
+    // before the disconnect packet), so the signal is dispatched before we leave.
+    let sent = client.submit_signal(content, args.to.clone()).await;
     if let Err(error) = sent {
         client.close().await;
         return Err(error.into());
-    }
-    let confirmed = tokio::time::timeout(ECHO_TIMEOUT, async {
-        while let Some(event) = events.recv().await {
-            if let ClientEvent::Signal(signal) = &event
-                && signal.client_id == me
-                && signal.content == confirmation
-            {
-                return true;
-            }
-            if status(&args.container, &event).is_err() {
-                return false;
-            }
-        }
-        false
-    })
-    .await;
-    if confirmed != Ok(true) {
-        client.close().await;
-        return Err(CliError::ConnectionClosed {
-            container: args.container.clone(),
-            reason: format!("the service did not confirm the signal within {ECHO_TIMEOUT:?}"),
-        });
     }
     client.close().await;
     match &args.to {
