@@ -93,6 +93,9 @@ pub enum Error {
     /// The JS smoke check (`fluid-client.mjs create`) did not create a container.
     #[error("JS smoke check failed: {0}")]
     Smoke(String),
+    /// A benchmark could not be measured (a process misbehaved, timed out or disagreed).
+    #[error("benchmark: {0}")]
+    Bench(String),
     /// One step of a pipeline failed.
     #[error("step `{step}` failed: {source}")]
     Step {

@@ -10,7 +10,9 @@
 //! * `test [-- ARGS]`: `cargo test --workspace --all-targets` then `cargo test --workspace --doc`.
 //! * `interop [-- ARGS]`: the live tests against a private Tinylicious (see below).
 //! * `ci`: fmt check, clippy `-D warnings`, `test`, `interop`, failing fast with the step name.
-//! * `bench`: `cargo bench -p audience-core` (the side-by-side JS benchmark is still to do).
+//! * `bench [--runs N] [--joins N] [--quick] [--no-criterion]`: the Rust CLI side by side with the
+//!   Fluid JS client against a private Tinylicious (start to member list, join to added event),
+//!   then `cargo bench -p audience-core`; writes `docs/BENCHMARKS.md` (see [`bench`]).
 //!
 //! # Live tests
 //!
@@ -33,6 +35,7 @@
 //! there and run exactly once in `ci`.
 #![warn(missing_docs)]
 
+mod bench;
 mod error;
 mod live_tests;
 mod npm;
@@ -94,8 +97,9 @@ enum Cmd {
     },
     /// What CI runs: fmt check, clippy -D warnings, tests, doc tests, interop. Fails fast.
     Ci,
-    /// Benchmarks: `cargo bench -p audience-core` (JS side-by-side benchmark: TODO).
-    Bench,
+    /// Rust CLI versus JS client side by side on a private Tinylicious, then the criterion
+    /// benchmarks of audience-core; writes docs/BENCHMARKS.md.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,7 +142,7 @@ fn run(command: Cmd, paths: &Paths) -> Result<()> {
         Cmd::Test { args } => test_steps(Pipeline::new("test"), paths, args).run(),
         Cmd::Interop { args } => live_tests::run_interop(paths, &args),
         Cmd::Ci => ci(paths),
-        Cmd::Bench => bench(paths),
+        Cmd::Bench(args) => bench::run(paths, &args, &command_line()),
     }
 }
 
@@ -217,19 +221,12 @@ fn ci(paths: &Paths) -> Result<()> {
         .run()
 }
 
-fn bench(paths: &Paths) -> Result<()> {
-    Pipeline::new("bench")
-        .step("rust-core", || {
-            process::run(process::cargo(&paths.root).args(["bench", "-p", "audience-core"]))
-        })
-        // Next: start Tinylicious, time `fluid-client.mjs bench-members` against the Rust client.
-        .step("js-side-by-side", || {
-            eprintln!(
-                "xtask: TODO: side-by-side JS benchmark (start-to-first-member-list via fluid-client.mjs bench-members) is not implemented yet"
-            );
-            Ok(())
-        })
-        .run()
+/// `cargo xtask <args>`, as typed (for the benchmark report).
+fn command_line() -> String {
+    std::iter::once("cargo xtask".to_owned())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

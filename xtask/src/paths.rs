@@ -57,6 +57,27 @@ impl Paths {
         self.target.join(format!("tinylicious-{port}.log"))
     }
 
+    /// `target/tinylicious-bench.log`: the server of `cargo xtask bench`.
+    pub fn bench_log_file(&self) -> PathBuf {
+        self.target.join("tinylicious-bench.log")
+    }
+
+    /// The release build of the CLI that `cargo xtask bench` times.
+    pub fn release_cli(&self) -> PathBuf {
+        self.target.join("release").join("audience")
+    }
+
+    /// `docs/BENCHMARKS.md`: the committed results of `cargo xtask bench`.
+    pub fn benchmarks_doc(&self) -> PathBuf {
+        self.root.join("docs").join("BENCHMARKS.md")
+    }
+
+    /// `target/bench/BENCHMARKS-quick.md`: where `cargo xtask bench --quick` writes, so a smoke
+    /// test never overwrites the committed results.
+    pub fn quick_benchmarks_doc(&self) -> PathBuf {
+        self.target.join("bench").join("BENCHMARKS-quick.md")
+    }
+
     /// `target/tinylicious-interop.log`: one name for the random-port servers of `interop`, so
     /// repeated runs overwrite it instead of piling up logs.
     pub fn interop_log_file(&self) -> PathBuf {

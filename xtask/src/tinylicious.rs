@@ -57,6 +57,20 @@ impl Server {
     ///
     /// The npm packages must already be installed (see [`crate::npm::ensure_packages`]).
     pub fn start(paths: &Paths, port: u16, lifetime: Lifetime) -> Result<Server> {
+        let log = match lifetime {
+            Lifetime::Detached => paths.log_file(port),
+            Lifetime::Scoped => paths.interop_log_file(),
+        };
+        Self::start_logging_to(paths, port, lifetime, log)
+    }
+
+    /// Like [`Server::start`], with the server's output going to `log` (overwritten).
+    pub fn start_logging_to(
+        paths: &Paths,
+        port: u16,
+        lifetime: Lifetime,
+        log: PathBuf,
+    ) -> Result<Server> {
         let pid_file = paths.pid_file(port);
         if let Some(record) = PidRecord::read(&pid_file)? {
             if is_launcher(record.pid) {
@@ -76,10 +90,6 @@ impl Server {
 
         std::fs::create_dir_all(&paths.target)
             .map_err(|source| Error::io(format!("creating {}", paths.target.display()), source))?;
-        let log = match lifetime {
-            Lifetime::Detached => paths.log_file(port),
-            Lifetime::Scoped => paths.interop_log_file(),
-        };
         let log_file = File::create(&log)
             .map_err(|source| Error::io(format!("creating {}", log.display()), source))?;
         let log_file_for_stderr = log_file
