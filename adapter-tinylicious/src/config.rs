@@ -47,6 +47,7 @@ pub struct TinyliciousConfig {
     storage_url: Option<Url>,
     token_provider: Arc<dyn TokenProvider>,
     connect_timeout: Duration,
+    keepalive_interval: Duration,
     request_timeout: Duration,
     rest_user: User,
     extra_root_certificates: Vec<Vec<u8>>,
@@ -62,6 +63,7 @@ impl std::fmt::Debug for TinyliciousConfig {
             // The provider's own Debug redacts its secrets.
             .field("token_provider", &self.token_provider)
             .field("connect_timeout", &self.connect_timeout)
+            .field("keepalive_interval", &self.keepalive_interval)
             .field("request_timeout", &self.request_timeout)
             .field("rest_user", &self.rest_user.id)
             .field(
@@ -82,6 +84,7 @@ impl Default for TinyliciousConfig {
             storage_url: None,
             token_provider: Arc::new(InsecureTokenProvider::tinylicious()),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            keepalive_interval: crate::keepalive::IDLE_NOOP_INTERVAL,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             rest_user: User::new("audience-rest", "audience-rest"),
             extra_root_certificates: Vec::new(),
@@ -210,6 +213,19 @@ impl TinyliciousConfig {
     pub fn with_token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
         self.token_provider = provider;
         self
+    }
+
+    /// How often an idle writer sends a noop (default 60 s) so the service's idle-client
+    /// eviction (5 minutes on Tinylicious) never hits a live connection.
+    #[must_use]
+    pub fn with_keepalive_interval(mut self, interval: Duration) -> Self {
+        self.keepalive_interval = interval;
+        self
+    }
+
+    /// The idle writer's noop interval.
+    pub fn keepalive_interval(&self) -> Duration {
+        self.keepalive_interval
     }
 
     /// Sets how long a connect may take, from TCP connect to `connect_document_success`.

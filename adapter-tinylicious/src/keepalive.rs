@@ -31,6 +31,7 @@ pub struct Keepalive {
     last_sent: Instant,
     unacked_ops: u32,
     ack_due: Option<Instant>,
+    idle_interval: Duration,
 }
 
 impl Keepalive {
@@ -42,7 +43,15 @@ impl Keepalive {
             last_sent: now,
             unacked_ops: 0,
             ack_due: None,
+            idle_interval: IDLE_NOOP_INTERVAL,
         }
+    }
+
+    /// The same schedule with another idle interval (default [`IDLE_NOOP_INTERVAL`]); it must
+    /// stay well under the service's idle timeout (5 minutes on Tinylicious).
+    pub fn with_idle_interval(mut self, interval: Duration) -> Self {
+        self.idle_interval = interval;
+        self
     }
 
     /// The last sequence number processed.
@@ -63,7 +72,7 @@ impl Keepalive {
 
     /// When the next noop is due.
     pub fn deadline(&self) -> Instant {
-        let idle = self.last_sent + IDLE_NOOP_INTERVAL;
+        let idle = self.last_sent + self.idle_interval;
         if self.unacked_ops >= MAX_UNACKED_OPS {
             return self.last_sent.min(idle);
         }

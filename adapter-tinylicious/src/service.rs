@@ -136,7 +136,14 @@ impl TinyliciousService {
         let endpoint = socket::endpoint(&url);
         tracing::debug!(%endpoint, mode = %request.mode, "connecting");
         let ws = socket::open_websocket(&url, self.tls.clone()).await?;
-        session::establish(ws, &endpoint, frame, request.mode).await
+        session::establish(
+            ws,
+            &endpoint,
+            frame,
+            request.mode,
+            self.config.keepalive_interval(),
+        )
+        .await
     }
 }
 

@@ -57,6 +57,8 @@ pub(crate) struct SessionState {
     /// op arrives.
     last_sequence_number: i64,
     keepalive: Option<Keepalive>,
+    /// Idle noop interval for write connections.
+    pub(crate) keepalive_interval: Duration,
 }
 
 /// Only what the op stream needs from each message, read without building a JSON tree.
@@ -98,6 +100,7 @@ impl SessionState {
             own_client_id: None,
             last_sequence_number: -1,
             keepalive: None,
+            keepalive_interval: crate::keepalive::IDLE_NOOP_INTERVAL,
         }
     }
 
@@ -105,7 +108,10 @@ impl SessionState {
     pub(crate) fn accepted(&mut self, client_id: &str, mode: ConnectionMode, now: Instant) {
         self.own_client_id = Some(client_id.to_owned());
         if mode == ConnectionMode::Write {
-            self.keepalive = Some(Keepalive::new(now, self.last_sequence_number));
+            self.keepalive = Some(
+                Keepalive::new(now, self.last_sequence_number)
+                    .with_idle_interval(self.keepalive_interval),
+            );
         }
     }
 
@@ -439,11 +445,13 @@ pub(crate) async fn establish<S: WsStream>(
     endpoint: &str,
     connect_frame: String,
     requested: ConnectionMode,
+    keepalive_interval: Duration,
 ) -> Result<Connection, TransportError> {
     let (handshake, mut heartbeat) = socket::engine_handshake(&mut ws, endpoint).await?;
     socket::check_size(&connect_frame, handshake.max_payload)?;
     socket::send_text(&mut ws, connect_frame).await?;
     let mut state = SessionState::new();
+    state.keepalive_interval = keepalive_interval;
     let mut early = Vec::new();
     let info = loop {
         match socket::classify(ws.next().await) {
@@ -791,6 +799,7 @@ mod tests {
             "test",
             r#"42["connect_document",{}]"#.to_owned(),
             ConnectionMode::Write,
+            crate::keepalive::IDLE_NOOP_INTERVAL,
         )
         .await
         .unwrap();
@@ -968,6 +977,7 @@ mod tests {
             "test",
             r#"42["connect_document",{}]"#.to_owned(),
             ConnectionMode::Read,
+            crate::keepalive::IDLE_NOOP_INTERVAL,
         )
         .await
         .unwrap();
@@ -1026,6 +1036,7 @@ mod tests {
             "test",
             r#"42["connect_document",{}]"#.to_owned(),
             ConnectionMode::Read,
+            crate::keepalive::IDLE_NOOP_INTERVAL,
         )
         .await
         .unwrap();

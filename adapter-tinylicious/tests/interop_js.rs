@@ -18,13 +18,16 @@
 
 mod interop_support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use audience_core::audience::AudienceEvent;
 use audience_core::client::ClientEvent;
 use audience_core::policy::KeepAll;
+use audience_core::transport::DocumentService;
 use audience_core::wire::ConnectionMode::{Read, Write};
 use audience_tinylicious::container_template::ROOT_DATA_STORE_ID;
+use audience_tinylicious::{TinyliciousConfig, TinyliciousService};
 use interop_support::{
     Event, JsClient, PrivateTinylicious, RustClient, TcpProxy, WAIT, env, event_of, is_added,
     is_event_for, is_removed, mentions, roster, service_at, socket_addr,
@@ -662,6 +665,18 @@ async fn interop_js_idle_writer_eviction_on_a_short_timeout_server() {
     let doc = service.create_container().await.unwrap();
     let mut watcher =
         RustClient::connect(service.clone(), &doc, ("watcher", "Watcher"), Read).await;
+    // A writer whose noops come every second, well inside the 4 s timeout: never evicted.
+    let lively: Arc<dyn DocumentService> = Arc::new(
+        TinyliciousService::new(
+            TinyliciousConfig::from_url(&server.url)
+                .unwrap()
+                .with_keepalive_interval(Duration::from_secs(1)),
+        )
+        .unwrap(),
+    );
+    let mut alive = RustClient::connect(lively, &doc, ("alive", "Alive"), Write).await;
+    let alive_id = alive.id();
+    let alive_since = Instant::now();
     let connected_at = Instant::now();
     let mut idle = RustClient::connect(service.clone(), &doc, ("idle", "Idle"), Write).await;
     let first = idle.id();
@@ -713,6 +728,25 @@ async fn interop_js_idle_writer_eviction_on_a_short_timeout_server() {
         }
         other => panic!("{other:?}"),
     }
-    eprintln!("idle writer evicted {evicted_after:?} after connecting, rejoined as a new client");
+    // The kept-alive writer outlives two idle timeouts with its first client id.
+    if let Some(rest) = Duration::from_secs(9).checked_sub(alive_since.elapsed()) {
+        tokio::time::sleep(rest).await;
+    }
+    assert_eq!(alive.id(), alive_id);
+    assert!(
+        !alive
+            .history()
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Reconnecting { .. })),
+        "the kept-alive writer was disconnected"
+    );
+    assert!(
+        !watcher.history().iter().any(|e| is_removed(e, &alive_id)),
+        "the kept-alive writer was evicted"
+    );
+    assert!(watcher.roster().contains_key("alive"));
+    eprintln!(
+        "idle writer evicted {evicted_after:?} after connecting, rejoined as a new client; the writer with 1 s noops stayed 9 s"
+    );
     drop(server);
 }

@@ -1,6 +1,7 @@
 //! Against a real Tinylicious: set `AUDIENCE_TINYLICIOUS_URL` (e.g. `http://127.0.0.1:7070`).
-//! Without it every test here returns early with a note. `AUDIENCE_LIVE_SLOW=1` also runs the
-//! one-minute keepalive test.
+//! Without it every test here returns early with a note. The one-minute keepalive test is
+//! `#[ignore]`d: run it with `cargo test -p audience-tinylicious --test live -- --ignored`.
+//! (`interop_js` proves the keepalive against a server with a 4 s idle timeout in seconds.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -324,12 +325,9 @@ async fn live_mismatched_token_is_refused() {
 /// One minute of silence: the writer's noop must be accepted (no nack) and the connection
 /// must still carry signals.
 #[tokio::test]
+#[ignore = "takes over a minute; the 4 s idle-timeout interop test covers the keepalive in CI"]
 async fn live_idle_writer_noop_is_accepted() {
     let Some(url) = live_url() else { return };
-    if std::env::var("AUDIENCE_LIVE_SLOW").ok().as_deref() != Some("1") {
-        eprintln!("note: AUDIENCE_LIVE_SLOW=1 not set; skipping the one-minute keepalive test");
-        return;
-    }
     let service = TinyliciousService::new(TinyliciousConfig::from_url(&url).unwrap()).unwrap();
     let doc = service.create_container().await.unwrap();
     let mut writer = service
