@@ -112,7 +112,8 @@ pub fn run(paths: &Paths, args: &BenchArgs, command: &str) -> Result<()> {
             let mut command = process::cargo(&paths.root);
             command.args(["bench", "-p", "audience-core"]);
             if args.quick {
-                command.args(["--", "--quick"]);
+                // Only the criterion targets understand `--quick` (not the lib's test harness).
+                command.args(["--bench", "*", "--", "--quick"]);
             }
             process::run(&mut command)?;
             *estimates.borrow_mut() =

@@ -214,6 +214,13 @@ fn join_once(
     k: u32,
     watchers: Watchers,
 ) -> Result<Sample> {
+    // A watcher that ended between joins would otherwise only show as a timeout.
+    if hub.has_ended(watchers.rust) || hub.has_ended(watchers.js) {
+        return Err(Error::Bench(format!(
+            "a watcher ended before join {k}{}",
+            hub.tails_of(&[watchers.rust, watchers.js])
+        )));
+    }
     let user = format!("bench-join-{k}");
     let (mut joiner, spawned) = hub.spawn(
         &format!("joiner {user} (audience join)"),

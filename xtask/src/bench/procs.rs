@@ -4,7 +4,7 @@
 //! `Instant::now()` as soon as a whole line is read, so the Rust and the JS processes are measured
 //! the same way, on the same clock, whatever the processes print about themselves.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -59,6 +59,7 @@ pub struct Hub {
     next: usize,
     labels: HashMap<ProcId, String>,
     tails: HashMap<ProcId, VecDeque<String>>,
+    ended: HashSet<ProcId>,
 }
 
 impl Hub {
@@ -71,6 +72,7 @@ impl Hub {
             next: 0,
             labels: HashMap::new(),
             tails: HashMap::new(),
+            ended: HashSet::new(),
         }
     }
 
@@ -227,7 +229,15 @@ impl Hub {
         text
     }
 
+    /// Whether the stdout of `proc` has closed (it ended), as far as lines were read.
+    pub fn has_ended(&self, proc: ProcId) -> bool {
+        self.ended.contains(&proc)
+    }
+
     fn remember(&mut self, line: &Line) {
+        if line.text.is_none() && line.stream == Stream::Stdout {
+            self.ended.insert(line.proc);
+        }
         let tail = self.tails.entry(line.proc).or_default();
         let text = match (&line.text, line.stream) {
             (Some(text), Stream::Stdout) => text.clone(),
@@ -368,6 +378,7 @@ mod tests {
         assert_eq!(stdout, ["one", "two"]);
         assert!(out.contains(&(Stream::Stderr, "oops".to_owned())));
         assert!(proc.wait_success().unwrap().success());
+        assert!(hub.has_ended(proc.id()));
     }
 
     #[test]
@@ -377,6 +388,7 @@ mod tests {
         command.args(["-c", "echo hello; exec sleep 30"]);
         let (proc, _) = hub.spawn("sleeper", &mut command, true).unwrap();
         let deadline = Instant::now() + Duration::from_millis(500);
+        assert!(!hub.has_ended(proc.id()));
         let error = hub
             .wait_for(deadline, "a goodbye", &[proc.id()], |_| None::<()>)
             .unwrap_err()

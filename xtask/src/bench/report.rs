@@ -129,7 +129,7 @@ impl Report<'_> {
         let mut out = String::new();
         let runs = self.startup.rust_members.len();
         out.push_str(&text_table(
-            &format!("(a) process start to first complete member list, {runs} runs each (ms)"),
+            &format!("(a) process start to first complete member list, runs per tool: {runs} (ms)"),
             &self.startup_rows(),
             1,
         ));
@@ -141,7 +141,7 @@ impl Report<'_> {
         );
         let joins = self.joins.rust.len();
         out.push_str(&text_table(
-            &format!("(b) join to the watcher's added line, {joins} joins (ms)"),
+            &format!("(b) join to the watcher's added line, joins: {joins} (ms)"),
             &self.join_rows(),
             2,
         ));
@@ -288,9 +288,13 @@ impl Report<'_> {
             Some(estimates) if !estimates.is_empty() => {
                 let _ = writeln!(
                     md,
-                    "`cargo bench -p audience-core`{}, median time per iteration (full \
+                    "`cargo bench -p audience-core{}`, median time per iteration (full \
                      reports in `target/criterion/`).\n",
-                    if self.quick { " -- --quick" } else { "" }
+                    if self.quick {
+                        " --bench '*' -- --quick"
+                    } else {
+                        ""
+                    }
                 );
                 let _ = writeln!(md, "| benchmark | median per iteration | throughput |");
                 let _ = writeln!(md, "|---|---:|---:|");
