@@ -74,7 +74,7 @@ impl Labeler {
                 let label = self.label(client_id);
                 Norm::Removed(label, self.member(member))
             }
-            AudienceEvent::MembersChanged => Norm::Changed,
+            AudienceEvent::MembersChanged(_) => Norm::Changed,
             AudienceEvent::Connected { client_id } => Norm::Connected(self.label(client_id)),
             AudienceEvent::Disconnected => Norm::Disconnected,
             AudienceEvent::SelfChanged { old, new } => {
@@ -106,7 +106,7 @@ async fn step(watcher: &mut RustClient, from: usize, what: &str, event: impl Fn(
     watcher.wait_from(from, what, WAIT, event).await;
     watcher
         .wait_from(from, "MembersChanged", WAIT, |e| {
-            matches!(e, ClientEvent::Audience(AudienceEvent::MembersChanged))
+            matches!(e, ClientEvent::Audience(AudienceEvent::MembersChanged(_)))
         })
         .await;
 }

@@ -17,7 +17,7 @@
 //! let ann = SignalClient::new("c1", Client::interactive(User::new("ann", "Ann"), ConnectionMode::Write));
 //! let events = audience.apply(RosterInput::Joined { client: ann, source: Source::Signal });
 //! assert!(matches!(&events[0], AudienceEvent::MemberAdded { client_id, member } if client_id == "c1" && member.id() == "ann"));
-//! assert!(matches!(events[1], AudienceEvent::MembersChanged));
+//! assert!(matches!(&events[1], AudienceEvent::MembersChanged(members) if members.len() == 1));
 //! let snapshot = audience.get_members();
 //! assert_eq!(snapshot.get("ann").map(|m| m.connections().len()), Some(1));
 //! ```
@@ -49,8 +49,10 @@ pub enum AudienceEvent<M> {
         /// The member before the change.
         member: Arc<M>,
     },
-    /// The member list changed; follows every add and remove.
-    MembersChanged,
+    /// The member list changed; follows every add and remove, with the members right after
+    /// that change (an O(1) snapshot: a consumer printing the list after each event sees each
+    /// state, even when it reads events later than they happened).
+    MembersChanged(MembersSnapshot<M>),
     /// Our own connection is in the audience: we are connected.
     Connected {
         /// Our client id.
@@ -69,11 +71,22 @@ pub enum AudienceEvent<M> {
 
 /// An immutable view of the members at one moment. Taking one is O(1) and it never changes
 /// after it is returned.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MembersSnapshot<M> {
     members: imbl::OrdMap<Arc<str>, Arc<M>>,
     state: ConnectionState,
     self_id: Option<Arc<str>>,
+}
+
+impl<M> Default for MembersSnapshot<M> {
+    /// No members, disconnected.
+    fn default() -> Self {
+        MembersSnapshot {
+            members: imbl::OrdMap::new(),
+            state: ConnectionState::Disconnected,
+            self_id: None,
+        }
+    }
 }
 
 impl<M: Member> MembersSnapshot<M> {
@@ -255,7 +268,7 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
             }
         };
         events.push(AudienceEvent::MemberAdded { client_id, member });
-        events.push(AudienceEvent::MembersChanged);
+        events.push(AudienceEvent::MembersChanged(self.get_members()));
     }
 
     fn remove(&mut self, client_id: ClientId, client: &Client, events: &mut Vec<AudienceEvent<M>>) {
@@ -281,7 +294,7 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
             client_id,
             member: before,
         });
-        events.push(AudienceEvent::MembersChanged);
+        events.push(AudienceEvent::MembersChanged(self.get_members()));
     }
 
     /// An immutable snapshot of the members: O(1), shares structure with the live state.
@@ -369,7 +382,9 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert_eq!(ev[1], AudienceEvent::MembersChanged);
+        assert!(
+            matches!(&ev[1], AudienceEvent::MembersChanged(m) if m.get("ua").map(|m| m.connections.len()) == Some(1))
+        );
         assert_eq!(before.get("ua").map(|m| m.connections.len()), Some(2));
         let after = a.get_members();
         let conns: Vec<_> = after

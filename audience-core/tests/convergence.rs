@@ -301,6 +301,22 @@ impl World {
                         state.remove(&member.id);
                     }
                 }
+                AudienceEvent::MembersChanged(snapshot) => {
+                    let shown: BTreeMap<String, BTreeSet<String>> = snapshot
+                        .iter()
+                        .map(|m| {
+                            (
+                                m.id.clone(),
+                                m.connections().iter().map(|c| c.id.to_string()).collect(),
+                            )
+                        })
+                        .collect();
+                    if shown != state {
+                        return Err(format!(
+                            "MembersChanged carries {shown:?}, the events say {state:?}"
+                        ));
+                    }
+                }
                 _ => {}
             }
         }

@@ -134,7 +134,7 @@ impl<M: Member + DisplayName, W: Write> Printer<M, W> {
         match event {
             ClientEvent::Audience(audience) => {
                 self.tracker.apply(audience);
-                changed = matches!(audience, AudienceEvent::MembersChanged);
+                changed = matches!(audience, AudienceEvent::MembersChanged(_));
             }
             ClientEvent::Lagged { .. } => {
                 self.tracker.resync(&latest());
@@ -213,69 +213,56 @@ impl<M: Member + DisplayName, W: Write> Printer<M, W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
-    use audience_core::member::Connection;
-    use audience_core::wire::{Client, ConnectionMode, User};
+    use audience_core::audience::ServiceAudience;
+    use audience_core::roster::RosterInput;
+    use audience_core::transport::Source;
+    use audience_core::wire::{Client, ConnectionMode, SignalClient, User};
     use serde_json::json;
 
-    fn member(id: &str, name: &str, connections: &[(&str, ConnectionMode)]) -> Arc<BasicMember> {
-        let client = Arc::new(Client::interactive(
-            User::new(id, name),
-            ConnectionMode::Write,
-        ));
-        let mut member = BasicMember::from_client(id, &client);
-        for (cid, mode) in connections {
-            member.connections_mut().push(Connection {
-                id: (*cid).into(),
-                mode: *mode,
-                client: Arc::clone(&client),
-            });
+    fn join(id: &str, user: &str, name: &str, mode: ConnectionMode) -> RosterInput {
+        RosterInput::Joined {
+            client: SignalClient::new(id, Client::interactive(User::new(user, name), mode)),
+            source: Source::Signal,
         }
-        Arc::new(member)
     }
 
-    /// A hand-made session (independent of the core's event order): Ann is there, we join,
-    /// Ann leaves. The table is flushed after each batch.
+    /// A session driven through the real `ServiceAudience`: Ann is there, we join, Ann
+    /// leaves. The table is flushed after each batch.
     fn script(format: Format) -> String {
-        use AudienceEvent::*;
-        let ann = member("ann", "Ann", &[("c-ann", ConnectionMode::Write)]);
-        let me = member("watcher", "Watcher", &[("c-me", ConnectionMode::Read)]);
-        let batches: Vec<(u64, Vec<AudienceEvent<BasicMember>>)> = vec![
+        let mut audience: ServiceAudience<BasicMember> = ServiceAudience::default();
+        let batches: Vec<(u64, Vec<RosterInput>)> = vec![
             (
                 0,
                 vec![
-                    MemberAdded {
-                        client_id: "c-ann".into(),
-                        member: Arc::clone(&ann),
+                    RosterInput::Connected {
+                        client_id: "c-me".into(),
+                        initial_clients: vec![],
                     },
-                    MembersChanged,
+                    join("c-ann", "ann", "Ann", ConnectionMode::Write),
                 ],
             ),
             (
                 250,
-                vec![
-                    MemberAdded {
-                        client_id: "c-me".into(),
-                        member: me,
-                    },
-                    MembersChanged,
-                    Connected {
-                        client_id: "c-me".into(),
-                    },
-                ],
+                vec![join("c-me", "watcher", "Watcher", ConnectionMode::Read)],
             ),
             (
                 1500,
-                vec![
-                    MemberRemoved {
-                        client_id: "c-ann".into(),
-                        member: ann,
-                    },
-                    MembersChanged,
-                ],
+                vec![RosterInput::Left {
+                    client_id: "c-ann".into(),
+                    source: Source::Signal,
+                }],
             ),
         ];
+        let batches: Vec<(u64, Vec<AudienceEvent<BasicMember>>)> = batches
+            .into_iter()
+            .map(|(t, inputs)| {
+                (
+                    t,
+                    inputs.into_iter().flat_map(|i| audience.apply(i)).collect(),
+                )
+            })
+            .collect();
         let mut printer = Printer::new(format, Vec::new());
         for (t, events) in batches {
             for event in events {

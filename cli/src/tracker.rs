@@ -1,21 +1,19 @@
-//! [`Tracker`]: the members as the event stream describes them, one event at a time.
+//! [`Tracker`]: the members as of the last event printed.
 //!
 //! `AudienceClient::get_members` is always the newest state, which may already be ahead of the
-//! event being printed. Rebuilding the list from the events themselves makes the table printed
-//! after an event exactly the state right after that event, whatever the timing, which is what
-//! keeps the demo's output deterministic.
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
+//! event being printed. Every `MembersChanged` event carries the snapshot right after its change,
+//! so keeping the last one makes the table printed after an event exactly the state right after
+//! that event, whatever the timing, which is what keeps the demo's output deterministic.
 
 use audience_core::audience::{AudienceEvent, MembersSnapshot};
 use audience_core::member::Member;
 use audience_core::wire::ClientId;
 
-/// Members by user id, the own client id and whether we are connected, as of the last event.
+/// The last members snapshot, the own client id and whether we are connected, as of the last
+/// event.
 #[derive(Debug, Clone)]
 pub struct Tracker<M> {
-    members: BTreeMap<String, Arc<M>>,
+    members: MembersSnapshot<M>,
     self_id: Option<ClientId>,
     connected: bool,
 }
@@ -23,7 +21,7 @@ pub struct Tracker<M> {
 impl<M> Default for Tracker<M> {
     fn default() -> Self {
         Tracker {
-            members: BTreeMap::new(),
+            members: MembersSnapshot::default(),
             self_id: None,
             connected: false,
         }
@@ -34,55 +32,37 @@ impl<M: Member> Tracker<M> {
     /// Applies one audience event.
     pub fn apply(&mut self, event: &AudienceEvent<M>) {
         match event {
-            AudienceEvent::MemberAdded { member, .. } => {
-                // The event carries the member after the change: take it as is.
-                self.members
-                    .insert(member.id().to_owned(), Arc::clone(member));
-            }
-            AudienceEvent::MemberRemoved { client_id, member } => {
-                // The event carries the member before the change.
-                let mut after = M::clone(member);
-                after.connections_mut().retain(|c| *c.id != **client_id);
-                if after.connections().is_empty() {
-                    self.members.remove(member.id());
-                } else {
-                    self.members.insert(member.id().to_owned(), Arc::new(after));
-                }
-            }
+            AudienceEvent::MembersChanged(members) => self.members = members.clone(),
             AudienceEvent::Connected { client_id } => {
                 self.self_id = Some(client_id.clone());
                 self.connected = true;
             }
             AudienceEvent::Disconnected => self.connected = false,
             AudienceEvent::SelfChanged { new, .. } => self.self_id = Some(new.clone()),
-            AudienceEvent::MembersChanged => {}
+            AudienceEvent::MemberAdded { .. } | AudienceEvent::MemberRemoved { .. } => {}
         }
     }
 
     /// Starts over from a snapshot (after this subscriber lagged and missed events).
     pub fn resync(&mut self, snapshot: &MembersSnapshot<M>) {
-        self.members = snapshot
-            .iter_shared()
-            .map(|member| (member.id().to_owned(), Arc::clone(member)))
-            .collect();
+        self.members = snapshot.clone();
         self.self_id = snapshot.self_id().map(str::to_owned);
         self.connected = !snapshot.is_stale();
     }
 
     /// Members in user-id order.
     pub fn members(&self) -> impl Iterator<Item = &M> {
-        self.members.values().map(Arc::as_ref)
+        self.members.iter()
     }
 
     /// The member of `user_id`.
     pub fn get(&self, user_id: &str) -> Option<&M> {
-        self.members.get(user_id).map(Arc::as_ref)
+        self.members.get(user_id)
     }
 
     /// The member owning connection `client_id`.
     pub fn member_of_connection(&self, client_id: &str) -> Option<&M> {
-        self.members()
-            .find(|m| m.connections().iter().any(|c| &*c.id == client_id))
+        self.members.member_of_connection(client_id)
     }
 
     /// Whether connection `client_id` is shown.

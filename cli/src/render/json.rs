@@ -76,7 +76,7 @@ pub fn event_json<M: Member + DisplayName>(
             AudienceEvent::MemberRemoved { client_id, member } => {
                 json_line("member_removed", t, membership(client_id, member.as_ref()))
             }
-            AudienceEvent::MembersChanged => return None,
+            AudienceEvent::MembersChanged(_) => return None,
             AudienceEvent::Connected { client_id } => {
                 json_line("connected", t, json!({ "client_id": client_id }))
             }
@@ -184,7 +184,7 @@ mod tests {
             )
         );
         let changed: ClientEvent<BasicMember> =
-            ClientEvent::Audience(AudienceEvent::MembersChanged);
+            ClientEvent::Audience(AudienceEvent::MembersChanged(Default::default()));
         assert_eq!(event_json(Duration::ZERO, &changed, &tracker), None);
         let signal: ClientEvent<BasicMember> = ClientEvent::Signal(InboundSignal {
             client_id: "c9".into(),

@@ -70,7 +70,7 @@ pub fn event_line<M: Member + DisplayName>(
                 }
                 line
             }
-            AudienceEvent::MembersChanged => return None,
+            AudienceEvent::MembersChanged(_) => return None,
             AudienceEvent::Connected { client_id } => {
                 painter.bold(&format!("connected as {client_id}"))
             }
@@ -182,9 +182,11 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    use audience_core::audience::ServiceAudience;
     use audience_core::member::{BasicMember, Connection};
-    use audience_core::transport::InboundSignal;
-    use audience_core::wire::{Client, ConnectionMode, User};
+    use audience_core::roster::RosterInput;
+    use audience_core::transport::{InboundSignal, Source};
+    use audience_core::wire::{Client, ConnectionMode, SignalClient, User};
 
     fn member(id: &str, name: Option<&str>, connections: &[(&str, ConnectionMode)]) -> BasicMember {
         let client = Arc::new(Client::interactive(
@@ -205,25 +207,44 @@ mod tests {
         }
     }
 
+    /// A tracker fed by a real `ServiceAudience`: we are `me`; `joins` are (client id, user
+    /// id, name, mode).
+    fn tracked(me: &str, joins: &[(&str, &str, &str, ConnectionMode)]) -> Tracker<BasicMember> {
+        let mut audience: ServiceAudience<BasicMember> = ServiceAudience::default();
+        let mut tracker = Tracker::default();
+        let mut inputs = vec![RosterInput::Connected {
+            client_id: me.into(),
+            initial_clients: vec![],
+        }];
+        inputs.extend(
+            joins
+                .iter()
+                .map(|(id, user, name, mode)| RosterInput::Joined {
+                    client: SignalClient::new(
+                        *id,
+                        Client::interactive(User::new(*user, *name), *mode),
+                    ),
+                    source: Source::Signal,
+                }),
+        );
+        for input in inputs {
+            for event in audience.apply(input) {
+                tracker.apply(&event);
+            }
+        }
+        tracker
+    }
+
     #[test]
     fn table_columns_line_up_and_colour_only_the_user() {
-        let mut tracker = Tracker::default();
-        for m in [
-            member("bob", Some("Bob"), &[("b1", ConnectionMode::Write)]),
-            member(
-                "ann",
-                Some("Ann Long-Name"),
-                &[("a1", ConnectionMode::Write), ("a2", ConnectionMode::Read)],
-            ),
-        ] {
-            tracker.apply(&AudienceEvent::MemberAdded {
-                client_id: m.connections[0].id.to_string(),
-                member: Arc::new(m),
-            });
-        }
-        tracker.apply(&AudienceEvent::Connected {
-            client_id: "b1".into(),
-        });
+        let tracker = tracked(
+            "b1",
+            &[
+                ("b1", "bob", "Bob", ConnectionMode::Write),
+                ("a1", "ann", "Ann Long-Name", ConnectionMode::Write),
+                ("a2", "ann", "Ann Long-Name", ConnectionMode::Read),
+            ],
+        );
         let plain = members_table(&Painter::new(false), &tracker);
         assert_eq!(
             plain,
@@ -257,7 +278,7 @@ members: 2 users, 3 connections
     #[test]
     fn log_lines_describe_each_event() {
         let painter = Painter::new(false);
-        let mut tracker = Tracker::default();
+        let tracker = Tracker::default();
         let ann = Arc::new(member(
             "ann",
             Some("Ann"),
@@ -272,10 +293,13 @@ members: 2 users, 3 connections
             event_line(&painter, t, &added, &tracker).unwrap(),
             "[+1.23s] + Ann (ann) joined: connection a2 [read], now 2 connections"
         );
-        tracker.apply(&AudienceEvent::MemberAdded {
-            client_id: "a2".into(),
-            member: Arc::clone(&ann),
-        });
+        let tracker = tracked(
+            "me",
+            &[
+                ("a1", "ann", "Ann", ConnectionMode::Write),
+                ("a2", "ann", "Ann", ConnectionMode::Read),
+            ],
+        );
         let removed = ClientEvent::Audience(AudienceEvent::MemberRemoved {
             client_id: "a1".into(),
             member: Arc::clone(&ann),
@@ -303,7 +327,7 @@ members: 2 users, 3 connections
             "[+1.23s] reconnecting (attempt 1 in 250ms): connection lost: killed"
         );
         let changed: ClientEvent<BasicMember> =
-            ClientEvent::Audience(AudienceEvent::MembersChanged);
+            ClientEvent::Audience(AudienceEvent::MembersChanged(Default::default()));
         assert_eq!(event_line(&painter, t, &changed, &tracker), None);
     }
 }
