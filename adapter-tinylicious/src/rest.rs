@@ -18,6 +18,11 @@ use crate::token::{AccessToken, TokenRequest};
 
 /// Longest server message kept in an error.
 const MAX_ERROR_TEXT: usize = 500;
+/// Largest 2xx body read: document records and create answers are a few KiB, so a bigger body
+/// is a wrong or hostile server, and reading it whole could exhaust memory.
+pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
+/// Most of an error body read: only a clipped message of it is kept, the rest is dropped.
+const MAX_ERROR_BODY_BYTES: usize = 16 << 10;
 
 /// REST client for one service.
 #[derive(Debug, Clone)]
@@ -61,6 +66,59 @@ fn unreachable(url: &Url, err: &reqwest::Error) -> TinyliciousError {
     }
 }
 
+/// What [`read_body`] does with a body longer than its cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    /// Fail with [`TinyliciousError::BadResponse`].
+    Fail,
+    /// Keep the first bytes and stop reading (error bodies: only a clipped message is shown).
+    Truncate,
+}
+
+/// Reads at most `cap` bytes of a body chunk by chunk, never more than `cap` plus one chunk
+/// in memory, whatever the server sends or announces.
+async fn read_body(
+    response: &mut reqwest::Response,
+    url: &Url,
+    cap: usize,
+    overflow: Overflow,
+) -> Result<String, TinyliciousError> {
+    let too_large = || TinyliciousError::BadResponse {
+        url: url.to_string(),
+        detail: format!("response body larger than {}", human_size(cap)),
+    };
+    let announced = response.content_length().unwrap_or(0);
+    if overflow == Overflow::Fail && announced > u64::try_from(cap).unwrap_or(u64::MAX) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(url, &e))? {
+        let room = cap.saturating_sub(body.len());
+        if chunk.len() > room {
+            match overflow {
+                Overflow::Fail => return Err(too_large()),
+                Overflow::Truncate => {
+                    body.extend_from_slice(chunk.get(..room).unwrap_or_default());
+                    break;
+                }
+            }
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// `1 MiB`, `16 KiB` or `100 bytes`.
+fn human_size(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 fn auth_header(token: &AccessToken) -> Result<HeaderValue, TinyliciousError> {
     let mut value = HeaderValue::from_str(&format!("Basic {}", token.expose_secret()))
         .map_err(|_| TinyliciousError::Token("the token is not a valid header value".into()))?;
@@ -100,19 +158,21 @@ impl RestClient {
         request: reqwest::RequestBuilder,
         url: &Url,
     ) -> Result<Option<String>, TinyliciousError> {
-        let response = request.send().await.map_err(|e| unreachable(url, &e))?;
+        let mut response = request.send().await.map_err(|e| unreachable(url, &e))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| unreachable(url, &e))?;
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !status.is_success() {
+            let body =
+                read_body(&mut response, url, MAX_ERROR_BODY_BYTES, Overflow::Truncate).await?;
             return Err(TinyliciousError::Http {
                 status: status.as_u16(),
                 url: url.to_string(),
                 message: server_message(&body),
             });
         }
+        let body = read_body(&mut response, url, MAX_BODY_BYTES, Overflow::Fail).await?;
         Ok(Some(body))
     }
 
@@ -225,5 +285,12 @@ mod tests {
         let clipped = server_message(&long);
         assert_eq!(clipped.chars().count(), MAX_ERROR_TEXT + 1);
         assert!(clipped.ends_with('…'));
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_size(MAX_BODY_BYTES), "1 MiB");
+        assert_eq!(human_size(MAX_ERROR_BODY_BYTES), "16 KiB");
+        assert_eq!(human_size(1000), "1000 bytes");
     }
 }

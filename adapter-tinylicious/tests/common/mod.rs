@@ -2,11 +2,13 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use audience_core::transport::{EventSource, ServiceEvent};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
@@ -160,28 +162,11 @@ pub fn open_packet(ping_interval_ms: u64, ping_timeout_ms: u64, max_payload: u64
     )
 }
 
-/// Starts a one-connection fake server on 127.0.0.1; returns its base URL and a receiver for
-/// the accepted peer.
+/// Starts a fake service on 127.0.0.1 where every document exists; returns its base URL and a
+/// receiver for the accepted socket.io peers.
 pub async fn fake_server() -> (String, mpsc::Receiver<FakePeer>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let ws = tokio_tungstenite::accept_async(stream).await.unwrap();
-            if tx
-                .send(FakePeer {
-                    ws,
-                    received: Vec::new(),
-                })
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    (url, rx)
+    let (url, peers, _) = fake_service(|_| Reply::json(DOCUMENT_RECORD)).await;
+    (url, peers)
 }
 
 /// Every event until the source ends (bounded by `limit`).
@@ -194,4 +179,138 @@ pub async fn collect_events(events: &mut dyn EventSource, limit: Duration) -> Ve
     })
     .await;
     out
+}
+
+/// The body of a fake REST answer.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// These bytes, with a `content-length`.
+    Bytes(Vec<u8>),
+    /// Chunked, `chunk` bytes of `x` every `pause`, until the client goes away.
+    Endless { chunk: usize, pause: Duration },
+}
+
+/// A fake REST answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Body,
+}
+
+impl Reply {
+    /// `200` with a JSON body.
+    pub fn json(text: &str) -> Reply {
+        Reply {
+            status: 200,
+            body: Body::Bytes(text.as_bytes().to_vec()),
+        }
+    }
+
+    /// `status` with a text body.
+    pub fn status(status: u16, text: &str) -> Reply {
+        Reply {
+            status,
+            body: Body::Bytes(text.as_bytes().to_vec()),
+        }
+    }
+}
+
+/// A stored Tinylicious document record (what `GET /documents/<tenant>/<id>` answers).
+pub const DOCUMENT_RECORD: &str =
+    r#"{"documentId":"doc","tenantId":"tinylicious","version":"0.1"}"#;
+
+/// Request lines (`GET /path HTTP/1.1`) a fake server received.
+pub type RequestLog = Arc<Mutex<Vec<String>>>;
+
+/// Reads an HTTP request head without consuming it; `None` if the client went away first.
+async fn peek_head(stream: &TcpStream) -> Option<String> {
+    let mut buf = vec![0_u8; 16 << 10];
+    loop {
+        let n = stream.peek(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        if let Some(end) = buf[..n].windows(4).position(|w| w == b"\r\n\r\n") {
+            return Some(String::from_utf8_lossy(&buf[..end + 4]).into_owned());
+        }
+        if n == buf.len() {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Answers one plain HTTP request whose head is `head` (still unread on `stream`).
+async fn serve_rest(mut stream: TcpStream, head: &str, reply: Reply) {
+    let mut consumed = vec![0_u8; head.len()];
+    if stream.read_exact(&mut consumed).await.is_err() {
+        return;
+    }
+    match reply.body {
+        Body::Bytes(bytes) => {
+            let header = format!(
+                "HTTP/1.1 {} Fake\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                reply.status,
+                bytes.len()
+            );
+            let _ = stream.write_all(header.as_bytes()).await;
+            let _ = stream.write_all(&bytes).await;
+            let _ = stream.shutdown().await;
+        }
+        Body::Endless { chunk, pause } => {
+            let header = format!(
+                "HTTP/1.1 {} Fake\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+                reply.status
+            );
+            if stream.write_all(header.as_bytes()).await.is_err() {
+                return;
+            }
+            let mut piece = format!("{chunk:x}\r\n").into_bytes();
+            piece.extend(std::iter::repeat_n(b'x', chunk));
+            piece.extend_from_slice(b"\r\n");
+            while stream.write_all(&piece).await.is_ok() {
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+}
+
+/// A fake server on 127.0.0.1 speaking both REST (every plain request gets `rest(request line)`)
+/// and socket.io (WebSocket upgrades become [`FakePeer`]s on the receiver). Returns its base URL,
+/// the peers and the log of REST request lines.
+pub async fn fake_service<F>(rest: F) -> (String, mpsc::Receiver<FakePeer>, RequestLog)
+where
+    F: Fn(&str) -> Reply + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel(4);
+    let log = RequestLog::default();
+    let rest = Arc::new(rest);
+    let requests = Arc::clone(&log);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let Some(head) = peek_head(&stream).await else {
+                continue;
+            };
+            if head.to_ascii_lowercase().contains("upgrade: websocket") {
+                let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+                    continue;
+                };
+                let peer = FakePeer {
+                    ws,
+                    received: Vec::new(),
+                };
+                if tx.send(peer).await.is_err() {
+                    break;
+                }
+            } else {
+                let line = head.lines().next().unwrap_or_default().to_owned();
+                requests.lock().unwrap().push(line.clone());
+                let reply = rest(&line);
+                tokio::spawn(async move { serve_rest(stream, &head, reply).await });
+            }
+        }
+    });
+    (url, rx, log)
 }
