@@ -351,8 +351,8 @@ async fn c01_lost_own_join_is_retried_within_join_timeout_with_a_new_client_id()
         vec![
             added(w.client_id(), member("uW", &[&w_rec])),
             changed(),
-            // The first connection ends without ever having been reported connected.
-            disconnected(),
+            // The first connection ends without ever having been reported connected, so no
+            // `Disconnected` either: only the retry is announced.
             reconnecting("own join not seen within 100ms"),
             added(&second, member("uA", &[&second_rec])),
             changed(),
@@ -591,6 +591,7 @@ async fn c06_live_join_then_initial_list_of_next_connection_adds_once() {
     let svc = MockService::new();
     let (b, mut b_sub, _) = start(&svc, "uB", Write).await;
     let old_b = id(&b);
+    let old_b_rec = record(&svc, DOC, &old_b);
     let a = raw(&svc, "uA", Write);
     let a_rec = record(&svc, DOC, a.client_id());
     assert_eq!(
@@ -613,7 +614,9 @@ async fn c06_live_join_then_initial_list_of_next_connection_adds_once() {
         roster(&b),
         vec![entry("uA", &[a.client_id()]), entry("uB", &[&new_b])]
     );
-    assert!(events.contains(&added(&new_b, member("uB", &[&new_b_rec]))));
+    // B's own old connection stays until the new one is in (B never vanishes for itself).
+    let old_b_rec = old_b_rec;
+    assert!(events.contains(&added(&new_b, member("uB", &[&old_b_rec, &new_b_rec]))));
 }
 
 // ===== C-07 Removal carries the member as it was =====
@@ -751,10 +754,11 @@ async fn reconnect_a(
         vec![
             disconnected(),
             reconnecting(&lost.to_string()),
-            // A's own view: the fresh list lacks the old connection.
-            removed(&old, member("uA", &[&old_rec])),
+            // A's own view: the old connection stays until the new one is in, so uA never
+            // vanishes; then the old one goes.
+            added(&new, member("uA", &[&old_rec, &new_rec])),
             changed(),
-            added(&new, member("uA", &[&new_rec])),
+            removed(&old, member("uA", &[&old_rec, &new_rec])),
             changed(),
             self_changed(&old, &new),
             connected(&new),
@@ -861,33 +865,29 @@ async fn c11_reconnect_diff_reports_exactly_who_left_and_joined_meanwhile() {
     let new = id(&a);
     let new_rec = record(&svc, DOC, &new);
     assert!(events.iter().all(|e| !mentions(e, &c_id)), "{events:#?}");
-    // Disconnected, Reconnecting, then the diff: B and our own old connection removed (in an
-    // order the roster chooses), D added, then our new connection and the identity change.
+    // Disconnected, Reconnecting, then the diff (additions first): D added, B removed; our
+    // own old connection stays until the new one is in, then goes; then the identity change.
+    assert_eq!(
+        events[2..],
+        [
+            added(d.client_id(), member("uD", &[&d_rec])),
+            changed(),
+            removed(b.client_id(), member("uB", &[&b_rec])),
+            changed(),
+            added(&new, member("uA", &[&old_rec, &new_rec])),
+            changed(),
+            removed(&old, member("uA", &[&old_rec, &new_rec])),
+            changed(),
+            self_changed(&old, &new),
+            connected(&new),
+        ],
+        "{events:#?}"
+    );
     assert_eq!(
         events[..2],
         [
             disconnected(),
             reconnecting(&DisconnectReason::Timeout.to_string())
-        ]
-    );
-    let mut removals = vec![events[2].clone(), events[4].clone()];
-    removals.sort_by_key(|e| format!("{e:?}"));
-    let mut expected_removals = vec![
-        removed(b.client_id(), member("uB", &[&b_rec])),
-        removed(&old, member("uA", &[&old_rec])),
-    ];
-    expected_removals.sort_by_key(|e| format!("{e:?}"));
-    assert_eq!(removals, expected_removals, "{events:#?}");
-    assert_eq!((&events[3], &events[5]), (&changed(), &changed()));
-    assert_eq!(
-        events[6..],
-        [
-            added(d.client_id(), member("uD", &[&d_rec])),
-            changed(),
-            added(&new, member("uA", &[&new_rec])),
-            changed(),
-            self_changed(&old, &new),
-            connected(&new),
         ]
     );
     assert_eq!(
@@ -1082,9 +1082,9 @@ async fn c14_nonexistent_client_nack_after_noop_makes_the_writer_reconnect() {
         [
             disconnected(),
             reconnecting(&DisconnectReason::Evicted.to_string()),
-            removed(&old, member("uA", &[&old_rec])),
+            added(&new, member("uA", &[&old_rec, &new_rec])),
             changed(),
-            added(&new, member("uA", &[&new_rec])),
+            removed(&old, member("uA", &[&old_rec, &new_rec])),
             changed(),
             self_changed(&old, &new),
             connected(&new),

@@ -230,12 +230,24 @@ impl<M: Member> AudienceClient<M> {
     }
 
     /// Connects, starts the background task, and waits until our own connection is in the
-    /// audience. A first connection the service refuses is an error; later drops reconnect.
+    /// audience. A first connection the service refuses is an error (and `connect` may be
+    /// called again); later drops reconnect. When the connection does not become live within
+    /// [`ClientOptions::connect_timeout`], the client is closed and the error returned.
     pub async fn connect(&self) -> Result<(), ClientError> {
+        if *self.shutdown.borrow() {
+            return Err(ClientError::Closed(None));
+        }
         let pending = lock(&self.pending)
             .take()
             .ok_or(ClientError::AlreadyStarted)?;
-        let first = pending.service.connect(&pending.request).await?;
+        let first = match pending.service.connect(&pending.request).await {
+            Ok(first) => first,
+            Err(error) => {
+                // Nothing started: the client stays as it was and `connect` may be retried.
+                *lock(&self.pending) = Some(pending);
+                return Err(error.into());
+            }
+        };
         let task = Task {
             service: pending.service,
             request: pending.request,
@@ -253,14 +265,19 @@ impl<M: Member> AudienceClient<M> {
             view.wait_for(|v| v.state == ConnectionState::Connected || v.closed.is_some()),
         )
         .await;
-        match waited {
+        let outcome = match waited {
             Err(_) => Err(ClientError::ConnectTimeout(self.options.connect_timeout)),
             Ok(Err(_)) => Err(ClientError::Closed(None)),
             Ok(Ok(v)) => match &v.closed {
                 Some(error) => Err(ClientError::Closed(error.clone())),
                 None => Ok(()),
             },
+        };
+        if outcome.is_err() {
+            // A caller told "failed" must not stay in the audience in the background.
+            self.close().await;
         }
+        outcome
     }
 
     /// A new subscription to every event from now on.
@@ -438,7 +455,11 @@ impl<M: Member> Task<M> {
                 _ = stopped(&mut self.shutdown) => return Ok(None),
                 _ = tokio::time::sleep(delay) => {}
             }
-            match self.service.connect(&self.request).await {
+            let attempt_result = tokio::select! {
+                _ = stopped(&mut self.shutdown) => return Ok(None),
+                result = self.service.connect(&self.request) => result,
+            };
+            match attempt_result {
                 Ok(connection) => return Ok(Some(connection)),
                 Err(error) => {
                     tracing::warn!(attempt, %error, "reconnect failed");

@@ -172,6 +172,8 @@ pub struct Roster {
     self_id: Option<Arc<str>>,
     /// Our client id on the last connection whose own join we saw.
     last_joined_self: Option<ClientId>,
+    /// That connection, kept after a reconnect until our new own join is seen.
+    stale_self: Option<ClientId>,
     state: ConnectionState,
 }
 
@@ -189,6 +191,7 @@ impl Roster {
             departed: Departed::new(capacity),
             self_id: None,
             last_joined_self: None,
+            stale_self: None,
             state: ConnectionState::Disconnected,
         }
     }
@@ -210,13 +213,14 @@ impl Roster {
             RosterInput::Joined { client, source } => self.joined(client, source, changes),
             RosterInput::Left { client_id, source } => self.left(&client_id, source, changes),
             RosterInput::Disconnected => {
-                if self.state != ConnectionState::Disconnected {
-                    self.state = ConnectionState::Disconnected;
-                    if let Some(id) = &self.self_id {
-                        changes.push(RosterChange::SelfLeft {
-                            client_id: id.to_string(),
-                        });
-                    }
+                // Only a connection that was live reports leaving; one still waiting for its
+                // own join never reported `SelfJoined`.
+                let was_live = self.state == ConnectionState::Connected;
+                self.state = ConnectionState::Disconnected;
+                if was_live && let Some(id) = &self.self_id {
+                    changes.push(RosterChange::SelfLeft {
+                        client_id: id.to_string(),
+                    });
                 }
             }
         }
@@ -228,7 +232,7 @@ impl Roster {
         initial: Vec<SignalClient>,
         changes: &mut Vec<RosterChange>,
     ) {
-        if self.state != ConnectionState::Disconnected
+        if self.state == ConnectionState::Connected
             && let Some(old) = self.self_id.as_deref().map(str::to_owned)
         {
             // A new connection without a disconnect in between: the old one is over.
@@ -236,6 +240,8 @@ impl Roster {
         }
         // The service's list is the truth at this moment: whatever we hold that it lacks has
         // left, whatever it has that we lack has joined (C-11). Our own new id is not in it.
+        // Additions go first, so a user whose connection changed while we were away never
+        // vanishes in between.
         let fresh: HashSet<&str> = initial.iter().map(|c| c.client_id.as_str()).collect();
         let mut gone: Vec<ClientId> = self
             .clients
@@ -244,7 +250,32 @@ impl Roster {
             .cloned()
             .collect();
         gone.sort();
+        for joined in &initial {
+            if joined.client_id == client_id
+                || joined.client_id.is_empty()
+                || self.clients.contains_key(&joined.client_id)
+            {
+                continue;
+            }
+            // The service lists it, so it is present whatever we believed.
+            self.departed.forget(&joined.client_id);
+            let client = Arc::clone(&joined.client);
+            self.clients
+                .insert(joined.client_id.clone(), Arc::clone(&client));
+            changes.push(RosterChange::Added {
+                client_id: joined.client_id.clone(),
+                client,
+            });
+        }
+        // Our own previous connection stays until our new one is in, so our own user does not
+        // vanish while we reconnect; `self_joined` removes it then.
+        let previous = self.last_joined_self.as_deref();
+        self.stale_self = None;
         for id in gone {
+            if previous == Some(id.as_str()) {
+                self.stale_self = Some(id);
+                continue;
+            }
             if let Some(client) = self.clients.remove(&id) {
                 self.departed.insert(&id);
                 changes.push(RosterChange::Removed {
@@ -253,20 +284,8 @@ impl Roster {
                 });
             }
         }
-        for joined in initial {
-            if joined.client_id == client_id || self.clients.contains_key(&joined.client_id) {
-                continue;
-            }
-            // The service lists it, so it is present whatever we believed.
-            self.departed.forget(&joined.client_id);
-            let client = joined.client;
-            self.clients
-                .insert(joined.client_id.clone(), Arc::clone(&client));
-            changes.push(RosterChange::Added {
-                client_id: joined.client_id,
-                client,
-            });
-        }
+        // Ids are never reused: our own new id cannot have departed.
+        self.departed.forget(&client_id);
         self.self_id = Some(Arc::from(client_id.as_str()));
         self.state = ConnectionState::Joining;
         if self.clients.contains_key(&client_id) {
@@ -276,6 +295,10 @@ impl Roster {
 
     fn joined(&mut self, joined: SignalClient, source: Source, changes: &mut Vec<RosterChange>) {
         let id = joined.client_id;
+        if id.is_empty() {
+            tracing::warn!(?source, "join without a client id ignored");
+            return;
+        }
         if self.clients.contains_key(&id) {
             tracing::trace!(client_id = %id, ?source, "duplicate join ignored");
             return;
@@ -296,6 +319,15 @@ impl Roster {
     }
 
     fn self_joined(&mut self, id: ClientId, changes: &mut Vec<RosterChange>) {
+        if let Some(old) = self.stale_self.take()
+            && let Some(client) = self.clients.remove(&old)
+        {
+            self.departed.insert(&old);
+            changes.push(RosterChange::Removed {
+                client_id: old,
+                client,
+            });
+        }
         self.state = ConnectionState::Connected;
         let previous = self
             .last_joined_self
@@ -457,12 +489,13 @@ mod tests {
             client_id: "a2".into(),
             initial_clients: vec![sc("c", "uc"), sc("d", "ud")],
         });
-        assert_eq!(ids(&ch), ["-a1", "-b", "+d"]);
+        // Additions first; our own old connection stays until the new one is in.
+        assert_eq!(ids(&ch), ["+d", "-b"]);
         let ch = r.apply(RosterInput::Joined {
             client: sc("a2", "ua"),
             source: Source::Signal,
         });
-        assert_eq!(ids(&ch), ["+a2", "self=a2<-Some(\"a1\")"]);
+        assert_eq!(ids(&ch), ["+a2", "-a1", "self=a2<-Some(\"a1\")"]);
         // b's late leave and a1's late leave change nothing.
         assert!(
             r.apply(RosterInput::Left {
@@ -481,6 +514,44 @@ mod tests {
         let mut now: Vec<_> = r.clients().map(|(id, _)| id.clone()).collect();
         now.sort();
         assert_eq!(now, ["a2", "c", "d"]);
+    }
+
+    #[test]
+    fn a_connection_that_never_joined_does_not_report_leaving_and_empty_ids_are_ignored() {
+        let mut r = Roster::default();
+        r.apply(RosterInput::Connected {
+            client_id: "x1".into(),
+            initial_clients: vec![],
+        });
+        assert!(r.apply(RosterInput::Disconnected).is_empty());
+        assert!(
+            r.apply(RosterInput::Connected {
+                client_id: "x2".into(),
+                initial_clients: vec![]
+            })
+            .is_empty()
+        );
+        assert!(
+            r.apply(RosterInput::Joined {
+                client: sc("", "u"),
+                source: Source::Signal
+            })
+            .is_empty()
+        );
+        // A leave for our next id that arrived early cannot block our own join.
+        r.apply(RosterInput::Left {
+            client_id: "x3".into(),
+            source: Source::Signal,
+        });
+        r.apply(RosterInput::Connected {
+            client_id: "x3".into(),
+            initial_clients: vec![],
+        });
+        let ch = r.apply(RosterInput::Joined {
+            client: sc("x3", "u"),
+            source: Source::Signal,
+        });
+        assert_eq!(ids(&ch), ["+x3", "self=x3<-None"]);
     }
 
     #[test]

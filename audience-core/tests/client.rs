@@ -151,3 +151,174 @@ async fn snapshots_never_change_and_disconnect_marks_them_stale() {
     assert_eq!(after.get("ann").map(|m| m.connections.len()), Some(1));
     client.close().await;
 }
+
+/// Fails the first connect, then behaves like `Scripted`; counts closes.
+struct Flaky {
+    inner: Scripted,
+    attempts: std::sync::atomic::AtomicU32,
+    closes: Arc<std::sync::atomic::AtomicU32>,
+}
+
+struct CountingSender(Arc<std::sync::atomic::AtomicU32>);
+
+#[async_trait]
+impl SignalSender for CountingSender {
+    async fn submit_signal(&self, _: Value, _: Option<ClientId>) -> Result<(), TransportError> {
+        Ok(())
+    }
+    async fn close(&self) -> Result<(), TransportError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DocumentService for Flaky {
+    async fn connect(&self, request: &ConnectRequest) -> Result<Connection, TransportError> {
+        if self
+            .attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            == 0
+        {
+            return Err(TransportError::Unreachable {
+                endpoint: "test".into(),
+                detail: "refused".into(),
+            });
+        }
+        let mut connection = self.inner.connect(request).await?;
+        connection.sender = Arc::new(CountingSender(Arc::clone(&self.closes)));
+        Ok(connection)
+    }
+}
+
+fn flaky(
+    own_join: bool,
+) -> (
+    Arc<Flaky>,
+    Arc<std::sync::atomic::AtomicU32>,
+    mpsc::UnboundedSender<ServiceEvent>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    if own_join {
+        tx.send(join("me", "me")).unwrap();
+    }
+    let closes = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let service = Arc::new(Flaky {
+        inner: Scripted {
+            events: Mutex::new(Some(rx)),
+        },
+        attempts: std::sync::atomic::AtomicU32::new(0),
+        closes: Arc::clone(&closes),
+    });
+    (service, closes, tx)
+}
+
+#[tokio::test]
+async fn a_failed_first_connect_can_be_retried() {
+    let (service, _, _tx) = flaky(true);
+    let request = ConnectRequest::new("t", "doc", User::new("me", "me"), ConnectionMode::Write);
+    let client: AudienceClient<BasicMember> =
+        AudienceClient::new(service, request, InteractiveOnly, ClientOptions::default());
+    let first = client.connect().await;
+    assert!(
+        matches!(
+            first,
+            Err(audience_core::client::ClientError::Transport(
+                TransportError::Unreachable { .. }
+            ))
+        ),
+        "{first:?}"
+    );
+    client.connect().await.unwrap();
+    assert_eq!(
+        client.get_myself().map(|m| m.current_connection),
+        Some("me".to_owned())
+    );
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_connect_timeout_closes_the_client_instead_of_leaving_it_connecting() {
+    let (service, closes, _tx) = flaky(false);
+    let request = ConnectRequest::new("t", "doc", User::new("me", "me"), ConnectionMode::Write);
+    let options = ClientOptions {
+        connect_timeout: std::time::Duration::from_millis(50),
+        ..ClientOptions::default()
+    };
+    let client: AudienceClient<BasicMember> =
+        AudienceClient::new(service, request, InteractiveOnly, options);
+    assert!(
+        client.connect().await.is_err(),
+        "the transport's first connect fails"
+    );
+    let second = client.connect().await;
+    assert_eq!(
+        second,
+        Err(audience_core::client::ClientError::ConnectTimeout(
+            std::time::Duration::from_millis(50)
+        ))
+    );
+    assert_eq!(
+        closes.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the half-open connection was closed"
+    );
+    assert_eq!(client.connection_state(), ConnectionState::Disconnected);
+    assert_eq!(
+        client.connect().await,
+        Err(audience_core::client::ClientError::Closed(None))
+    );
+}
+
+/// The first connect works; every later one hangs (a server that accepts TCP and says nothing).
+struct HangsOnReconnect {
+    inner: Scripted,
+    attempts: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait]
+impl DocumentService for HangsOnReconnect {
+    async fn connect(&self, request: &ConnectRequest) -> Result<Connection, TransportError> {
+        if self
+            .attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            > 0
+        {
+            std::future::pending::<()>().await;
+        }
+        self.inner.connect(request).await
+    }
+}
+
+#[tokio::test]
+async fn close_while_a_reconnect_hangs_returns_promptly() {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tx.send(join("me", "me")).unwrap();
+    let service = Arc::new(HangsOnReconnect {
+        inner: Scripted {
+            events: Mutex::new(Some(rx)),
+        },
+        attempts: std::sync::atomic::AtomicU32::new(0),
+    });
+    let request = ConnectRequest::new("t", "doc", User::new("me", "me"), ConnectionMode::Write);
+    let options = ClientOptions {
+        initial_backoff: std::time::Duration::from_millis(1),
+        ..ClientOptions::default()
+    };
+    let client: AudienceClient<BasicMember> =
+        AudienceClient::new(service, request, InteractiveOnly, options);
+    let mut events = client.subscribe();
+    client.connect().await.unwrap();
+    drop(tx); // the connection ends: the client reconnects, and that connect hangs
+    loop {
+        match events.recv().await {
+            Some(ClientEvent::Reconnecting { .. }) => break,
+            Some(_) => {}
+            None => panic!("no reconnect"),
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    tokio::time::timeout(std::time::Duration::from_secs(1), client.close())
+        .await
+        .expect("close waited for the hanging connect");
+}
