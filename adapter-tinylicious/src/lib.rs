@@ -13,7 +13,8 @@
 //! * [`member`]: [`TinyliciousMember`], the JS `TinyliciousMember` shape.
 //! * [`error`]: the REST and configuration error, [`TinyliciousError`].
 //!
-//! The socket session (private) buffers everything from the moment the socket opens, turns
+//! The socket session (private) buffers everything from the moment the socket opens (up to
+//! 16 MiB before the connect response; incoming WebSocket messages are capped at 16 MiB), turns
 //! join/leave signals and ops into `ServiceEvent`s, answers heartbeats, detects a silent server
 //! and its own eviction, and sends v2 signals. TLS (`https`/`wss`) uses rustls with the `ring`
 //! provider.

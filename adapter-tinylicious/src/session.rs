@@ -2,7 +2,8 @@
 //!
 //! [`establish`] runs the handshake inline and buffers every `signal`/`op` received from the
 //! moment the socket opens: the service sends the new client's own join signal *before*
-//! `connect_document_success` (FLUID-PROTOCOL.md 2.1). Once accepted, a driver task owns the
+//! `connect_document_success` (FLUID-PROTOCOL.md 2.1). That early buffer is bounded
+//! ([`MAX_EARLY_BYTES`], [`MAX_EARLY_EVENTS`]); a server exceeding it fails the connect. Once accepted, a driver task owns the
 //! socket; it turns frames into [`ServiceEvent`]s in arrival order, answers heartbeats, sends
 //! the writer's noops ([`Keepalive`]) and the caller's signals, and notices a dead server
 //! ([`DisconnectReason::Timeout`]) or its own eviction ([`DisconnectReason::Evicted`]: a `leave`
@@ -34,6 +35,14 @@ use crate::socket::{self, Heartbeat, Incoming, WsStream};
 
 /// Protocol versions offered in `connect_document`, exactly as the JS driver sends them.
 pub const PROTOCOL_VERSIONS: [&str; 4] = ["^0.4.0", "^0.3.0", "^0.2.0", "^0.1.0"];
+
+/// Most bytes of event frames buffered before `connect_document_success`. The service sends
+/// the own join signal first and little else in that window; a server flooding it could
+/// otherwise fill memory until the connect timeout.
+pub(crate) const MAX_EARLY_BYTES: usize = 16 << 20;
+/// Most events buffered before `connect_document_success` (many tiny frames cost more as
+/// decoded events than their bytes suggest).
+pub(crate) const MAX_EARLY_EVENTS: usize = 10_000;
 
 /// How long a clean close may take before the socket is simply dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -425,6 +434,34 @@ impl EventSource for TinyliciousEvents {
     }
 }
 
+/// Events received before `connect_document_success`, bounded by [`MAX_EARLY_BYTES`] and
+/// [`MAX_EARLY_EVENTS`].
+#[derive(Debug, Default)]
+struct EarlyEvents {
+    events: Vec<ServiceEvent>,
+    bytes: usize,
+}
+
+impl EarlyEvents {
+    /// Counts an event frame of `len` bytes before it is decoded; fails once the bounds are
+    /// exceeded (a frame's own size is capped by the WebSocket message limit).
+    fn admit(&mut self, len: usize) -> Result<(), TransportError> {
+        self.bytes = self.bytes.saturating_add(len);
+        if self.bytes > MAX_EARLY_BYTES {
+            return Err(TransportError::Protocol(format!(
+                "the server sent more than {} MiB of events before connect_document_success",
+                MAX_EARLY_BYTES >> 20
+            )));
+        }
+        if self.events.len() >= MAX_EARLY_EVENTS {
+            return Err(TransportError::Protocol(format!(
+                "the server sent more than {MAX_EARLY_EVENTS} events before connect_document_success"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Sends `41` and a WebSocket close, bounded by [`CLOSE_GRACE`].
 async fn shutdown<S: WsStream>(ws: &mut S, say_goodbye: bool) {
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
@@ -452,7 +489,7 @@ pub(crate) async fn establish<S: WsStream>(
     socket::send_text(&mut ws, connect_frame).await?;
     let mut state = SessionState::new();
     state.keepalive_interval = keepalive_interval;
-    let mut early = Vec::new();
+    let mut early = EarlyEvents::default();
     let info = loop {
         match socket::classify(ws.next().await) {
             Incoming::Lost(reason) => {
@@ -479,7 +516,11 @@ pub(crate) async fn establish<S: WsStream>(
                         }
                         other => {
                             // Own join signal, ops and signals of others: kept for after the connect.
-                            let _ = state.on_event(other, &args, Instant::now(), &mut early);
+                            if let Err(err) = early.admit(text.len()) {
+                                shutdown(&mut ws, true).await;
+                                return Err(err);
+                            }
+                            let _ = state.on_event(other, &args, Instant::now(), &mut early.events);
                         }
                     }
                 }
@@ -499,8 +540,12 @@ pub(crate) async fn establish<S: WsStream>(
     tracing::debug!(client_id = %info.client_id, mode = %info.mode, initial = info.initial_clients.len(), "connected");
     state.accepted(&info.client_id, info.mode, Instant::now());
 
+    // Unbounded on purpose: the core consumes events as they come (its roster work per event is
+    // O(1)), so the queue stays short; a bound would make the driver stop answering heartbeats
+    // and reading the socket whenever the application is slow, and the service would then drop
+    // the connection. Incoming frames are already capped by the WebSocket message size.
     let (event_tx, event_rx) = mpsc::unbounded_channel();
-    for event in early {
+    for event in early.events {
         let _ = event_tx.send(event);
     }
     let (command_tx, command_rx) = mpsc::unbounded_channel();

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use audience_core::transport::{DisconnectReason, TransportError};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use url::Url;
 
@@ -39,19 +40,37 @@ impl<T> WsStream for T where
 {
 }
 
+/// Largest incoming WebSocket message (and frame). The server accepts at most `maxPayload`
+/// (1 MB on Tinylicious) from a client, but what it sends can be bigger (ops batched into one
+/// `op` event); 16 MiB leaves room for that while keeping one message from taking unbounded
+/// memory. A bigger message ends the connection.
+pub(crate) const MAX_INCOMING_MESSAGE: usize = 16 << 20;
+
+/// The WebSocket settings: tungstenite's defaults with incoming messages capped at
+/// [`MAX_INCOMING_MESSAGE`].
+pub(crate) fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_INCOMING_MESSAGE))
+        .max_frame_size(Some(MAX_INCOMING_MESSAGE))
+}
+
 /// Opens the WebSocket (`ws://` or `wss://` through rustls with the `ring` provider).
 pub(crate) async fn open_websocket(
     url: &Url,
     tls: Arc<rustls::ClientConfig>,
 ) -> Result<impl WsStream, TransportError> {
     let connector = tokio_tungstenite::Connector::Rustls(tls);
-    let (ws, _response) =
-        tokio_tungstenite::connect_async_tls_with_config(url.as_str(), None, true, Some(connector))
-            .await
-            .map_err(|err| TransportError::Unreachable {
-                endpoint: endpoint(url),
-                detail: describe_ws_error(&err),
-            })?;
+    let (ws, _response) = tokio_tungstenite::connect_async_tls_with_config(
+        url.as_str(),
+        Some(websocket_config()),
+        true,
+        Some(connector),
+    )
+    .await
+    .map_err(|err| TransportError::Unreachable {
+        endpoint: endpoint(url),
+        detail: describe_ws_error(&err),
+    })?;
     Ok(ws)
 }
 

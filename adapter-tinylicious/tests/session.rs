@@ -488,3 +488,99 @@ async fn connect_times_out_when_the_service_never_answers() {
     );
     drop(server);
 }
+
+/// A signal frame from `sender` whose content is `size` bytes of text.
+fn big_signal(sender: &str, size: usize) -> String {
+    format!(
+        r#"42["signal",{{"clientId":"{sender}","content":"\"{}\""}}]"#,
+        "x".repeat(size)
+    )
+}
+
+/// Plays a server that sends `frames` between `connect_document` and its success.
+async fn flood_before_success(frames: Vec<String>) -> Result<(), TransportError> {
+    let (url, mut peers) = common::fake_server().await;
+    let server = tokio::spawn(async move {
+        let mut peer = peers.recv().await.unwrap();
+        peer.handshake(&common::open_packet(25_000, 20_000, 1_000_000))
+            .await;
+        for frame in &frames {
+            if !peer.try_send(frame).await {
+                return peer;
+            }
+        }
+        peer.try_send(
+            r#"42["connect_document_success",{"clientId":"me","mode":"read","initialClients":[]}]"#,
+        )
+        .await;
+        peer
+    });
+    let result = service(&url)
+        .connect(&request("doc", "u", ConnectionMode::Read))
+        .await
+        .map(|_| ());
+    drop(server.await.unwrap());
+    result
+}
+
+#[tokio::test]
+async fn more_than_16_mib_before_connect_success_fails_the_connect() {
+    // 17 signals of 1 MiB: each fine alone, together over the early-buffer cap.
+    let frames = (0..17).map(|_| big_signal("x-1", 1 << 20)).collect();
+    match flood_before_success(frames).await {
+        Err(TransportError::Protocol(message)) => assert_eq!(
+            message,
+            "the server sent more than 16 MiB of events before connect_document_success"
+        ),
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn too_many_events_before_connect_success_fail_the_connect() {
+    let frames = (0..10_001).map(|_| big_signal("x-1", 1)).collect();
+    match flood_before_success(frames).await {
+        Err(TransportError::Protocol(message)) => assert_eq!(
+            message,
+            "the server sent more than 10000 events before connect_document_success"
+        ),
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_few_early_events_are_still_delivered() {
+    let frames = (0..100).map(|_| big_signal("x-1", 1000)).collect();
+    assert_eq!(flood_before_success(frames).await, Ok(()));
+}
+
+#[tokio::test]
+async fn an_incoming_message_over_16_mib_ends_the_connection() {
+    let (url, mut peers) = common::fake_server().await;
+    let server = tokio::spawn(async move {
+        let mut peer = peers.recv().await.unwrap();
+        accept(
+            &mut peer,
+            &common::open_packet(25_000, 20_000, 1_000_000),
+            "me-1",
+            "read",
+        )
+        .await;
+        // 20 MiB in two 10 MiB frames: each frame is under the frame limit, the message is not.
+        peer.send_fragmented(&big_signal("x-1", 20 << 20), 2).await;
+        peer
+    });
+    let mut connection = service(&url)
+        .connect(&request("doc", "u", ConnectionMode::Read))
+        .await
+        .unwrap();
+    let events = common::collect_events(connection.events.as_mut(), Duration::from_secs(10)).await;
+    match &events[..] {
+        [ServiceEvent::Disconnected(DisconnectReason::ConnectionLost(why))] => {
+            assert!(why.contains("Message too long"), "{why}");
+            assert!(why.contains(&(16_usize << 20).to_string()), "{why}");
+        }
+        other => panic!("expected the connection to end, got {} events", other.len()),
+    }
+    drop(server.await.unwrap());
+}

@@ -96,6 +96,28 @@ impl FakePeer {
         self.ws.send(Message::text(frame.to_owned())).await.unwrap();
     }
 
+    /// Sends `frame` as one text message split into `parts` WebSocket frames (a first text
+    /// frame, then continuations); ignores send errors (the client may hang up meanwhile).
+    pub async fn send_fragmented(&mut self, frame: &str, parts: usize) {
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        let bytes = frame.as_bytes();
+        let size = bytes.len().div_ceil(parts);
+        let count = bytes.chunks(size).count();
+        for (i, piece) in bytes.chunks(size).enumerate() {
+            let kind = if i == 0 { Data::Text } else { Data::Continue };
+            let frame = Frame::message(piece.to_vec(), OpCode::Data(kind), i + 1 == count);
+            if self.ws.send(Message::Frame(frame)).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Sends a frame, ignoring a client that hung up.
+    pub async fn try_send(&mut self, frame: &str) -> bool {
+        self.ws.send(Message::text(frame.to_owned())).await.is_ok()
+    }
+
     /// The next text frame from the client, or `None` when it closed.
     pub async fn recv(&mut self) -> Option<String> {
         loop {
