@@ -27,7 +27,8 @@ pub enum TinyliciousError {
         /// Why it was refused.
         reason: String,
     },
-    /// The server answered with an HTTP error.
+    /// The server answered with an HTTP error. A 404 means the URL does not lead to a Fluid
+    /// service (unknown documents are [`TinyliciousError::UnknownContainer`], never a 404).
     #[error("HTTP {status} from {url}: {message}")]
     Http {
         /// HTTP status code.
@@ -65,11 +66,14 @@ impl From<TinyliciousError> for TransportError {
                 endpoint: "token provider".into(),
                 detail,
             },
+            // The URL stays in the message: a 404 says which address is not a Fluid service.
             TinyliciousError::Http {
-                status, message, ..
+                status,
+                url,
+                message,
             } => TransportError::Refused {
                 code: status,
-                message,
+                message: format!("{message} ({url})"),
             },
             other => TransportError::Protocol(other.to_string()),
         }
@@ -94,7 +98,7 @@ mod tests {
             }),
             TransportError::Refused {
                 code: 403,
-                message: "no".into()
+                message: "no (u)".into()
             }
         );
         let err = TinyliciousError::InvalidUrl {

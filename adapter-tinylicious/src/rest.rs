@@ -18,6 +18,10 @@ use crate::token::{AccessToken, TokenRequest};
 
 /// Longest server message kept in an error.
 const MAX_ERROR_TEXT: usize = 500;
+/// The message of a 404: the route is missing, so the URL probably does not lead to a Fluid
+/// service.
+pub(crate) const NOT_FOUND_HINT: &str =
+    "not found: is this a Fluid service? check the service URL (--url)";
 /// Largest 2xx body read: document records and create answers are a few KiB, so a bigger body
 /// is a wrong or hostile server, and reading it whole could exhaust memory.
 pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
@@ -152,16 +156,24 @@ impl RestClient {
         self.config.token_provider().token(&request).await
     }
 
-    /// Sends a request and returns the body of a 2xx answer, or `None` for 404.
+    /// Sends a request and returns the body of a 2xx answer.
+    ///
+    /// A 404 is an error like any other: Fluid services answer their routes for unknown
+    /// documents too (`null` from `GET /documents/...`), so a 404 means the URL does not lead
+    /// to one (wrong host, port or path prefix).
     async fn send(
         &self,
         request: reqwest::RequestBuilder,
         url: &Url,
-    ) -> Result<Option<String>, TinyliciousError> {
+    ) -> Result<String, TinyliciousError> {
         let mut response = request.send().await.map_err(|e| unreachable(url, &e))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
+            return Err(TinyliciousError::Http {
+                status: 404,
+                url: url.to_string(),
+                message: NOT_FOUND_HINT.to_owned(),
+            });
         }
         if !status.is_success() {
             let body =
@@ -172,11 +184,10 @@ impl RestClient {
                 message: server_message(&body),
             });
         }
-        let body = read_body(&mut response, url, MAX_BODY_BYTES, Overflow::Fail).await?;
-        Ok(Some(body))
+        read_body(&mut response, url, MAX_BODY_BYTES, Overflow::Fail).await
     }
 
-    /// `GET /documents/<tenant>/<id>`: `null` (or 404) means the document does not exist.
+    /// `GET /documents/<tenant>/<id>`: `null` means the document does not exist.
     pub(crate) async fn container_exists(&self, id: &str) -> Result<bool, TinyliciousError> {
         let url = self
             .config
@@ -186,9 +197,7 @@ impl RestClient {
             .http
             .get(url.clone())
             .header(AUTHORIZATION, auth_header(&token)?);
-        let Some(body) = self.send(request, &url).await? else {
-            return Ok(false);
-        };
+        let body = self.send(request, &url).await?;
         let value: Value =
             serde_json::from_str(&body).map_err(|e| TinyliciousError::BadResponse {
                 url: url.to_string(),
@@ -226,14 +235,7 @@ impl RestClient {
             .header(AUTHORIZATION, auth_header(&token)?)
             .header(CONTENT_TYPE, "application/json")
             .body(body);
-        let body = self
-            .send(request, &url)
-            .await?
-            .ok_or_else(|| TinyliciousError::Http {
-                status: 404,
-                url: url.to_string(),
-                message: "the documents route does not exist on this server".into(),
-            })?;
+        let body = self.send(request, &url).await?;
         parse_created_id(&body).ok_or_else(|| TinyliciousError::BadResponse {
             url: url.to_string(),
             detail: format!("expected the new document id, got {}", clip(&body)),

@@ -85,3 +85,65 @@ async fn an_endless_error_body_still_reports_the_status() {
     }
     assert!(started.elapsed() < Duration::from_secs(4));
 }
+
+#[tokio::test]
+async fn a_404_is_a_wrong_url_not_an_unknown_container() {
+    let (url, _peers, log) =
+        common::fake_service(|_| Reply::status(404, "Cannot GET /documents")).await;
+    let service = service(&url, Duration::from_secs(30));
+    for err in [
+        service.container_exists("doc").await.unwrap_err(),
+        service.require_container("doc").await.unwrap_err(),
+    ] {
+        match &err {
+            TinyliciousError::Http {
+                status: 404,
+                url,
+                message,
+            } => {
+                assert!(url.ends_with("/documents/tinylicious/doc"), "{url}");
+                assert!(message.contains("is this a Fluid service?"), "{message}");
+            }
+            other => panic!("expected HTTP 404, got {other:?}"),
+        }
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("HTTP 404 from {url}/documents/tinylicious/doc: ")),
+            "{text}"
+        );
+    }
+    match service.create_container().await.unwrap_err() {
+        TinyliciousError::Http { status, url, .. } => {
+            assert_eq!(status, 404);
+            assert!(url.ends_with("/documents/tinylicious"), "{url}");
+        }
+        other => panic!("expected HTTP 404, got {other:?}"),
+    }
+    assert_eq!(log.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn only_null_means_an_unknown_container() {
+    let (url, _peers, log) = common::fake_service(|line| {
+        if line.starts_with("GET /documents/tinylicious/known ") {
+            Reply::json(common::DOCUMENT_RECORD)
+        } else {
+            Reply::json("null")
+        }
+    })
+    .await;
+    let service = service(&url, Duration::from_secs(30));
+    assert!(service.container_exists("known").await.unwrap());
+    assert!(!service.container_exists("gone").await.unwrap());
+    match service.require_container("gone").await.unwrap_err() {
+        TinyliciousError::UnknownContainer(id) => assert_eq!(id, "gone"),
+        other => panic!("expected UnknownContainer, got {other:?}"),
+    }
+    assert_eq!(
+        log.lock().unwrap()[..2],
+        [
+            "GET /documents/tinylicious/known HTTP/1.1",
+            "GET /documents/tinylicious/gone HTTP/1.1"
+        ]
+    );
+}
