@@ -19,6 +19,9 @@ pub enum TinyliciousError {
     /// The container does not exist.
     #[error("container `{0}` does not exist")]
     UnknownContainer(String),
+    /// The container id cannot name a container (for example it is empty); nothing was sent.
+    #[error("invalid container id: {0}")]
+    InvalidContainerId(String),
     /// A URL in the configuration is not usable.
     #[error("invalid URL `{url}`: {reason}")]
     InvalidUrl {

@@ -187,16 +187,31 @@ impl RestClient {
         read_body(&mut response, url, MAX_BODY_BYTES, Overflow::Fail).await
     }
 
-    /// `GET /documents/<tenant>/<id>`: `null` means the document does not exist.
+    /// `GET /documents/<tenant>/<id>` of the configured tenant: `null` means the document
+    /// does not exist.
     pub(crate) async fn container_exists(&self, id: &str) -> Result<bool, TinyliciousError> {
+        validate_container_id(id)?;
+        let token = self.token(id, &[scopes::DOC_READ]).await?;
+        self.document_exists(self.config.tenant_id(), id, &token)
+            .await
+    }
+
+    /// `GET /documents/<tenant>/<id>` with a token the caller already has (one that allows
+    /// reading the document): `null` means the document does not exist.
+    pub(crate) async fn document_exists(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        token: &AccessToken,
+    ) -> Result<bool, TinyliciousError> {
+        validate_container_id(id)?;
         let url = self
             .config
-            .orderer_rest_url(&["documents", self.config.tenant_id(), id])?;
-        let token = self.token(id, &[scopes::DOC_READ]).await?;
+            .orderer_rest_url(&["documents", tenant_id, id])?;
         let request = self
             .http
             .get(url.clone())
-            .header(AUTHORIZATION, auth_header(&token)?);
+            .header(AUTHORIZATION, auth_header(token)?);
         let body = self.send(request, &url).await?;
         let value: Value =
             serde_json::from_str(&body).map_err(|e| TinyliciousError::BadResponse {
@@ -211,6 +226,9 @@ impl RestClient {
         &self,
         id: Option<&str>,
     ) -> Result<String, TinyliciousError> {
+        if let Some(id) = id {
+            validate_container_id(id)?;
+        }
         let url = self
             .config
             .orderer_rest_url(&["documents", self.config.tenant_id()])?;
@@ -241,6 +259,17 @@ impl RestClient {
             detail: format!("expected the new document id, got {}", clip(&body)),
         })
     }
+}
+
+/// Refuses container ids no service can have, before any network: an empty id would address
+/// the tenant's document list (`/documents/<tenant>/`) or an empty socket.io `documentId`.
+pub(crate) fn validate_container_id(id: &str) -> Result<(), TinyliciousError> {
+    if id.trim().is_empty() {
+        return Err(TinyliciousError::InvalidContainerId(
+            "the id is empty".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The 201 body: a JSON string (Tinylicious), or `{"id": …}` (Routerlicious with

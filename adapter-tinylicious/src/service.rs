@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::config::TinyliciousConfig;
 use crate::error::TinyliciousError;
-use crate::rest::RestClient;
+use crate::rest::{RestClient, validate_container_id};
 use crate::session::{self, PROTOCOL_VERSIONS};
 use crate::socket;
 use crate::token::{AccessToken, TokenRequest};
@@ -23,6 +23,10 @@ const USER_AGENT: &str = concat!(
 
 /// Connects to documents of one Tinylicious / Routerlicious service, creates containers and
 /// checks that they exist.
+///
+/// [`DocumentService::connect`] first checks over REST that the container exists and fails
+/// with [`TransportError::NotFound`] if not (one round trip per connect); an empty container
+/// id is refused before any network.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -119,6 +123,7 @@ impl TinyliciousService {
             request.to_mut().tenant_id = self.config.tenant_id().to_owned();
         }
         let request = request.as_ref();
+        validate_container_id(&request.document_id)?;
         let url = self
             .config
             .socket_url(&request.tenant_id, &request.document_id)?;
@@ -132,6 +137,19 @@ impl TinyliciousService {
                 scopes: token_scopes(request.mode),
             })
             .await?;
+        // Connecting to an unknown id must not reach the socket: in read mode Tinylicious
+        // creates an empty document record that JS clients then cannot load, and in write mode
+        // the connect hangs until the timeout. One REST round trip (with the same token, which
+        // allows reading) tells `null` (unknown) from a record; `NotFound` is fatal for the
+        // core's reconnect loop, so a watcher of a container lost in a server restart stops
+        // with a clear error instead of recreating it.
+        if !self
+            .rest
+            .document_exists(&request.tenant_id, &request.document_id, &token)
+            .await?
+        {
+            return Err(TransportError::NotFound(request.document_id.clone()));
+        }
         let frame = connect_document_frame(request, &token)?;
         let endpoint = socket::endpoint(&url);
         tracing::debug!(%endpoint, mode = %request.mode, "connecting");

@@ -286,3 +286,44 @@ pub(crate) async fn engine_handshake<S: WsStream>(
     }
     Ok((handshake, heartbeat))
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// wss goes through rustls (ring provider, no process-wide provider): against a server
+    /// answering plain text it fails cleanly instead of panicking.
+    #[tokio::test]
+    async fn wss_goes_through_rustls() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let _ = stream
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .await;
+            let _ = stream.shutdown().await;
+        });
+        let url = Url::parse(&format!("wss://{addr}/socket.io/?EIO=4")).unwrap();
+        let tls = Arc::new(crate::tls::client_config(&[], false).unwrap());
+        match open_websocket(&url, tls).await {
+            Err(TransportError::Unreachable { endpoint, detail }) => {
+                assert_eq!(endpoint, format!("wss://{addr}/socket.io/"));
+                assert!(detail.contains("InvalidContentType"), "{detail}");
+            }
+            Err(other) => panic!("expected a TLS failure, got {other:?}"),
+            Ok(_) => panic!("expected a TLS failure, got a WebSocket"),
+        }
+        server.await.unwrap();
+    }
+
+    #[test]
+    fn incoming_messages_are_capped_at_16_mib() {
+        let config = websocket_config();
+        assert_eq!(config.max_message_size, Some(16 << 20));
+        assert_eq!(config.max_frame_size, Some(16 << 20));
+    }
+}

@@ -322,6 +322,28 @@ async fn live_mismatched_token_is_refused() {
     }
 }
 
+/// Connecting to a container that does not exist fails at once with `NotFound` in both modes,
+/// and the read attempt leaves no empty document record behind (Tinylicious would create one
+/// for a read socket).
+#[tokio::test]
+async fn live_unknown_container_is_not_found_and_not_created() {
+    let Some(url) = live_url() else { return };
+    let service = TinyliciousService::new(TinyliciousConfig::from_url(&url).unwrap()).unwrap();
+    let unknown = format!("no-such-doc-{}", uuid_like());
+    for mode in [ConnectionMode::Read, ConnectionMode::Write] {
+        let started = std::time::Instant::now();
+        let result = service
+            .connect(&request(&unknown, "ghost", "Ghost", mode))
+            .await;
+        assert_eq!(
+            result.map(|c| c.info.client_id).unwrap_err(),
+            TransportError::NotFound(unknown.clone())
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{mode}");
+    }
+    assert!(!service.container_exists(&unknown).await.unwrap());
+}
+
 /// One minute of silence: the writer's noop must be accepted (no nack) and the connection
 /// must still carry signals.
 #[tokio::test]

@@ -455,8 +455,13 @@ async fn server_disconnect_and_unreachable_server_are_reported() {
         .connect(&request("doc", "u", ConnectionMode::Read))
         .await
     {
+        // The existence check over REST is the first thing to reach for the server.
         Err(TransportError::Unreachable { endpoint, .. }) => {
-            assert!(endpoint.starts_with("ws://127.0.0.1:"))
+            assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+            assert!(
+                endpoint.ends_with("/documents/tinylicious/doc"),
+                "{endpoint}"
+            );
         }
         other => panic!("expected Unreachable, got {other:?}"),
     }
@@ -583,4 +588,87 @@ async fn an_incoming_message_over_16_mib_ends_the_connection() {
         other => panic!("expected the connection to end, got {} events", other.len()),
     }
     drop(server.await.unwrap());
+}
+
+#[tokio::test]
+async fn an_unknown_container_is_not_found_before_any_socket_opens() {
+    let (url, mut peers, log) = common::fake_service(|_| common::Reply::json("null")).await;
+    for mode in [ConnectionMode::Read, ConnectionMode::Write] {
+        let err = service(&url)
+            .connect(&request("gone", "u", mode))
+            .await
+            .unwrap_err();
+        assert_eq!(err, TransportError::NotFound("gone".into()));
+        assert_eq!(err.to_string(), "container `gone` does not exist");
+    }
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["GET /documents/tinylicious/gone HTTP/1.1"; 2]
+    );
+    assert!(peers.try_recv().is_err(), "no WebSocket may be opened");
+}
+
+#[tokio::test]
+async fn the_existence_check_uses_the_requested_tenant() {
+    let (url, mut peers, log) = common::fake_service(|_| common::Reply::json("null")).await;
+    let mut req = request("d-1", "u", ConnectionMode::Read);
+    req.tenant_id = "other-tenant".into();
+    let err = service(&url).connect(&req).await.unwrap_err();
+    assert_eq!(err, TransportError::NotFound("d-1".into()));
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["GET /documents/other-tenant/d-1 HTTP/1.1"]
+    );
+    assert!(peers.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn an_empty_container_id_is_refused_without_network() {
+    let (url, mut peers, log) = common::fake_service(|_| common::Reply::json("null")).await;
+    let service = service(&url);
+    for id in ["", "  "] {
+        let err = service
+            .connect(&request(id, "u", ConnectionMode::Read))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TransportError::Protocol("invalid container id: the id is empty".into())
+        );
+        assert!(matches!(
+            service.container_exists(id).await,
+            Err(audience_tinylicious::TinyliciousError::InvalidContainerId(
+                _
+            ))
+        ));
+        assert!(matches!(
+            service.create_container_with_id(id).await,
+            Err(audience_tinylicious::TinyliciousError::InvalidContainerId(
+                _
+            ))
+        ));
+    }
+    assert!(log.lock().unwrap().is_empty(), "{:?}", log.lock().unwrap());
+    assert!(peers.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn a_server_without_the_documents_route_is_refused_with_the_url() {
+    let (url, mut peers, _log) =
+        common::fake_service(|_| common::Reply::status(404, "Cannot GET")).await;
+    match service(&url)
+        .connect(&request("doc", "u", ConnectionMode::Write))
+        .await
+    {
+        Err(TransportError::Refused { code, message }) => {
+            assert_eq!(code, 404);
+            assert!(message.contains("is this a Fluid service?"), "{message}");
+            assert!(
+                message.contains(&format!("{url}/documents/tinylicious/doc")),
+                "{message}"
+            );
+        }
+        other => panic!("expected a 404 refusal, got {other:?}"),
+    }
+    assert!(peers.try_recv().is_err());
 }
