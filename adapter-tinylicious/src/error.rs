@@ -65,10 +65,8 @@ impl From<TinyliciousError> for TransportError {
                 endpoint: url,
                 detail,
             },
-            TinyliciousError::Token(detail) => TransportError::Unreachable {
-                endpoint: "token provider".into(),
-                detail,
-            },
+            // Not a network problem: retrying would fail the same way.
+            TinyliciousError::Token(detail) => TransportError::Token(detail),
             // The URL stays in the message: a 404 says which address is not a Fluid service.
             TinyliciousError::Http {
                 status,
@@ -103,6 +101,12 @@ mod tests {
                 code: 403,
                 message: "no (u)".into()
             }
+        );
+        let token = TransportError::from(TinyliciousError::Token("the user has no id".into()));
+        assert_eq!(token, TransportError::Token("the user has no id".into()));
+        assert_eq!(
+            token.to_string(),
+            "could not get an access token: the user has no id"
         );
         let err = TinyliciousError::InvalidUrl {
             url: "ftp://x".into(),

@@ -672,3 +672,21 @@ async fn a_server_without_the_documents_route_is_refused_with_the_url() {
     }
     assert!(peers.try_recv().is_err());
 }
+
+#[tokio::test]
+async fn a_token_failure_is_a_token_error_and_needs_no_network() {
+    let (url, mut peers, log) =
+        common::fake_service(|_| common::Reply::json(common::DOCUMENT_RECORD)).await;
+    // The insecure provider cannot sign for a user without an id.
+    let err = service(&url)
+        .connect(&request("doc", "", ConnectionMode::Write))
+        .await
+        .unwrap_err();
+    assert_eq!(err, TransportError::Token("the user has no id".into()));
+    assert_eq!(
+        err.to_string(),
+        "could not get an access token: the user has no id"
+    );
+    assert!(log.lock().unwrap().is_empty());
+    assert!(peers.try_recv().is_err());
+}

@@ -170,6 +170,9 @@ pub enum TransportError {
     /// The service sent something we cannot read.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// Could not get an access token (the token provider failed, e.g. a user without an id).
+    #[error("could not get an access token: {0}")]
+    Token(String),
     /// The message is larger than the service accepts.
     #[error("message of {size} bytes exceeds the service limit of {limit} bytes")]
     TooLarge {
