@@ -216,10 +216,19 @@ impl TinyliciousConfig {
     }
 
     /// How often an idle writer sends a noop (default 60 s) so the service's idle-client
-    /// eviction (5 minutes on Tinylicious) never hits a live connection.
+    /// eviction (5 minutes on Tinylicious) never hits a live connection. Intervals under
+    /// [`MIN_IDLE_NOOP_INTERVAL`](crate::keepalive::MIN_IDLE_NOOP_INTERVAL) (100 ms) are raised
+    /// to it: `Duration::ZERO` would otherwise send noops in a busy loop.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use audience_tinylicious::TinyliciousConfig;
+    /// let config = TinyliciousConfig::default().with_keepalive_interval(Duration::ZERO);
+    /// assert_eq!(config.keepalive_interval(), Duration::from_millis(100));
+    /// ```
     #[must_use]
     pub fn with_keepalive_interval(mut self, interval: Duration) -> Self {
-        self.keepalive_interval = interval;
+        self.keepalive_interval = interval.max(crate::keepalive::MIN_IDLE_NOOP_INTERVAL);
         self
     }
 
@@ -379,6 +388,16 @@ mod tests {
                 "{bad} should be refused"
             );
         }
+    }
+
+    #[test]
+    fn keepalive_interval_has_a_floor() {
+        let config = TinyliciousConfig::default();
+        assert_eq!(config.keepalive_interval(), Duration::from_secs(60));
+        let zero = config.clone().with_keepalive_interval(Duration::ZERO);
+        assert_eq!(zero.keepalive_interval(), Duration::from_millis(100));
+        let short = config.with_keepalive_interval(Duration::from_secs(2));
+        assert_eq!(short.keepalive_interval(), Duration::from_secs(2));
     }
 
     #[test]

@@ -18,6 +18,10 @@ use tokio::time::{Duration, Instant};
 
 /// Longest silence of a writer before a noop.
 pub const IDLE_NOOP_INTERVAL: Duration = Duration::from_secs(60);
+/// Shortest idle noop interval accepted: a zero interval would send noops in a busy loop
+/// (a full CPU core, and a flood of ops for the service to sequence). Shorter settings are
+/// raised to this.
+pub const MIN_IDLE_NOOP_INTERVAL: Duration = Duration::from_millis(100);
 /// Delay between receiving runtime ops and acknowledging them with a noop.
 pub const ACK_DELAY: Duration = Duration::from_secs(2);
 /// Received runtime ops that trigger an immediate noop.
@@ -48,9 +52,10 @@ impl Keepalive {
     }
 
     /// The same schedule with another idle interval (default [`IDLE_NOOP_INTERVAL`]); it must
-    /// stay well under the service's idle timeout (5 minutes on Tinylicious).
+    /// stay well under the service's idle timeout (5 minutes on Tinylicious). Intervals under
+    /// [`MIN_IDLE_NOOP_INTERVAL`] are raised to it.
     pub fn with_idle_interval(mut self, interval: Duration) -> Self {
-        self.idle_interval = interval;
+        self.idle_interval = interval.max(MIN_IDLE_NOOP_INTERVAL);
         self
     }
 
@@ -197,6 +202,16 @@ mod tests {
             .collect();
         let sent = simulate(Duration::from_secs(2), &ops).await;
         assert_eq!(sent, vec![(Duration::from_millis(1049), 1, 59)]);
+    }
+
+    #[test]
+    fn a_zero_idle_interval_is_raised_to_the_minimum() {
+        let now = Instant::now();
+        let keepalive = Keepalive::new(now, 0).with_idle_interval(Duration::ZERO);
+        assert_eq!(keepalive.deadline(), now + MIN_IDLE_NOOP_INTERVAL);
+        assert!(!keepalive.is_due(now));
+        let keepalive = Keepalive::new(now, 0).with_idle_interval(Duration::from_millis(250));
+        assert_eq!(keepalive.deadline(), now + Duration::from_millis(250));
     }
 
     #[test]

@@ -690,3 +690,44 @@ async fn a_token_failure_is_a_token_error_and_needs_no_network() {
     assert!(log.lock().unwrap().is_empty());
     assert!(peers.try_recv().is_err());
 }
+
+/// `with_keepalive_interval(Duration::ZERO)` used to send noops in a busy loop; the floor of
+/// 100 ms allows at most about ten a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_keepalive_interval_does_not_flood_the_server() {
+    let (url, mut peers) = common::fake_server().await;
+    let server = tokio::spawn(async move {
+        let mut peer = peers.recv().await.unwrap();
+        accept(
+            &mut peer,
+            &common::open_packet(25_000, 20_000, 1_000_000),
+            "me-1",
+            "write",
+        )
+        .await;
+        let mut noops = 0_usize;
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(frame) = peer.recv().await {
+                if frame.starts_with(r#"42["submitOp","me-1""#) {
+                    noops += 1;
+                }
+            }
+        })
+        .await;
+        noops
+    });
+    let service = TinyliciousService::new(
+        TinyliciousConfig::from_url(&url)
+            .unwrap()
+            .with_keepalive_interval(Duration::ZERO),
+    )
+    .unwrap();
+    let connection = service
+        .connect(&request("doc", "u", ConnectionMode::Write))
+        .await
+        .unwrap();
+    let noops = server.await.unwrap();
+    // About 10 in that second; a generous ceiling so a slow machine cannot fail it.
+    assert!((1..=30).contains(&noops), "{noops} noops in one second");
+    drop(connection);
+}
