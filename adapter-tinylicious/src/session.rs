@@ -252,7 +252,8 @@ impl SessionState {
         for raw in one_or_many(nacks) {
             match serde_json::from_str::<Nack>(raw.get()) {
                 Ok(nack) => {
-                    tracing::warn!(code = nack.content.code, message = %nack.content.message, "nack");
+                    // Info: the caller gets the nack itself as an event.
+                    tracing::info!(code = nack.content.code, message = %nack.content.message, "nack");
                     if nack.is_nonexistent_client() {
                         verdict = Verdict::Evicted;
                     }
@@ -654,7 +655,9 @@ impl<S: WsStream> Driver<S> {
                     None => self.commands_closed = true,
                 },
                 () = tokio::time::sleep_until(self.heartbeat.deadline()) => {
-                    tracing::warn!("no heartbeat from the server within pingInterval + pingTimeout");
+                    // Info, not warn: the caller hears of it as Disconnected(Timeout) and
+                    // decides what to say; warn is for what the caller is not told.
+                    tracing::info!("no heartbeat from the server within pingInterval + pingTimeout");
                     return End::Disconnected(DisconnectReason::Timeout, false);
                 }
                 () = sleep_until_some(keepalive), if keepalive.is_some() => {
@@ -953,6 +956,32 @@ mod tests {
         }
     }
 
+    /// Nacks are events for the caller: logged at info, not warn.
+    #[test]
+    fn nacks_are_events_and_only_info_logs() {
+        let captured = Captured::default();
+        let mut out = Vec::new();
+        tracing::subscriber::with_default(captured.subscriber(), || {
+            let mut state = SessionState::new();
+            let nack = serde_json::from_str::<&RawValue>(
+                r#"[{"sequenceNumber":-1,"content":{"code":400,"type":"BadRequestError","message":"Nonexistent client"}}]"#,
+            )
+            .unwrap();
+            let empty = serde_json::from_str::<&RawValue>(r#""""#).unwrap();
+            assert_eq!(
+                state.on_event("nack", &[empty, nack], Instant::now(), &mut out),
+                Verdict::Evicted
+            );
+        });
+        assert!(matches!(&out[..], [ServiceEvent::Nack(_)]));
+        let logs = captured.text();
+        assert!(
+            logs.contains(" INFO ") && logs.contains("Nonexistent client"),
+            "{logs}"
+        );
+        assert!(!logs.contains(" WARN "), "{logs}");
+    }
+
     #[test]
     fn refusal_without_fields_still_reads() {
         assert_eq!(
@@ -1058,6 +1087,78 @@ mod tests {
             events.last(),
             Some(&ServiceEvent::Disconnected(DisconnectReason::Closed))
         );
+    }
+
+    /// Log lines captured by a test subscriber.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        /// A subscriber writing INFO and above, without colours, into this buffer.
+        fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+            let writer = self.clone();
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::INFO)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish()
+        }
+
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    /// A lost heartbeat reaches the caller as `Disconnected(Timeout)`; the log line about it is
+    /// info, not a warning the CLI would print next to its own message.
+    #[tokio::test(start_paused = true)]
+    async fn heartbeat_loss_is_an_event_and_only_an_info_log() {
+        let captured = Captured::default();
+        // Current-thread runtime: the spawned driver logs through this default too.
+        let _guard = tracing::subscriber::set_default(captured.subscriber());
+
+        let (client_ws, mut server_ws) = pair().await;
+        let server = tokio::spawn(async move {
+            accept(&mut server_ws).await;
+            // Silent from now on, with the socket open.
+            tokio::time::sleep(Duration::from_secs(120)).await;
+            server_ws
+        });
+        let mut connection = establish(
+            client_ws,
+            "test",
+            r#"42["connect_document",{}]"#.to_owned(),
+            ConnectionMode::Read,
+            crate::keepalive::IDLE_NOOP_INTERVAL,
+        )
+        .await
+        .unwrap();
+        let mut last = None;
+        while let Some(event) = connection.events.next_event().await {
+            last = Some(event);
+        }
+        assert_eq!(
+            last,
+            Some(ServiceEvent::Disconnected(DisconnectReason::Timeout))
+        );
+        drop(server);
+        let logs = captured.text();
+        let line = logs
+            .lines()
+            .find(|line| line.contains("no heartbeat from the server"))
+            .unwrap_or_else(|| panic!("no heartbeat log in {logs:?}"));
+        assert!(line.contains(" INFO "), "{line}");
+        assert!(!logs.contains(" WARN "), "{logs}");
     }
 
     /// A server that never acks the closing ping delays the close by the grace period only.
