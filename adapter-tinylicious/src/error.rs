@@ -57,6 +57,23 @@ pub enum TinyliciousError {
     Client(String),
 }
 
+/// The text of `err` followed by those of its sources not already contained in it: many
+/// wrappers repeat their source in their own message (`IO error: {source}`), and a plain walk
+/// of the chain would print it twice.
+pub(crate) fn describe_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 impl From<TinyliciousError> for TransportError {
     fn from(err: TinyliciousError) -> Self {
         match err {
@@ -84,6 +101,56 @@ impl From<TinyliciousError> for TransportError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An error with a fixed text and an optional source.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    fn chain(texts: &[&'static str]) -> Layer {
+        texts
+            .iter()
+            .rev()
+            .fold(None, |source, text| Some(Layer(text, source.map(Box::new))))
+            .unwrap()
+    }
+
+    #[test]
+    fn chains_skip_sources_already_in_the_message() {
+        let io = chain(&[
+            "IO error: Connection refused (os error 111)",
+            "Connection refused (os error 111)",
+        ]);
+        assert_eq!(
+            describe_chain(&io),
+            "IO error: Connection refused (os error 111)"
+        );
+        let distinct = chain(&[
+            "error sending request",
+            "client error (Connect)",
+            "tcp connect error",
+            "Connection refused (os error 111)",
+        ]);
+        assert_eq!(
+            describe_chain(&distinct),
+            "error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)"
+        );
+        // A source repeating an earlier part is skipped; a later new one still comes.
+        let mixed = chain(&["a: b", "b", "", "c"]);
+        assert_eq!(describe_chain(&mixed), "a: b: c");
+        assert_eq!(describe_chain(&chain(&["alone"])), "alone");
+    }
 
     #[test]
     fn maps_to_transport_errors() {

@@ -55,18 +55,11 @@ fn server_message(body: &str) -> String {
     clip(body)
 }
 
-fn unreachable(url: &Url, err: &reqwest::Error) -> TinyliciousError {
-    // reqwest's Display for the error includes the URL already; keep the source chain short.
-    let mut detail = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        detail.push_str(": ");
-        detail.push_str(&cause.to_string());
-        source = cause.source();
-    }
+fn unreachable(url: &Url, err: reqwest::Error) -> TinyliciousError {
+    // The URL is named once, by the error itself; reqwest's text would repeat it.
     TinyliciousError::Unreachable {
         url: url.to_string(),
-        detail,
+        detail: crate::error::describe_chain(&err.without_url()),
     }
 }
 
@@ -96,7 +89,7 @@ async fn read_body(
         return Err(too_large());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(url, &e))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(url, e))? {
         let room = cap.saturating_sub(body.len());
         if chunk.len() > room {
             match overflow {
@@ -166,7 +159,7 @@ impl RestClient {
         request: reqwest::RequestBuilder,
         url: &Url,
     ) -> Result<String, TinyliciousError> {
-        let mut response = request.send().await.map_err(|e| unreachable(url, &e))?;
+        let mut response = request.send().await.map_err(|e| unreachable(url, e))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(TinyliciousError::Http {
@@ -316,6 +309,26 @@ mod tests {
         let clipped = server_message(&long);
         assert_eq!(clipped.chars().count(), MAX_ERROR_TEXT + 1);
         assert!(clipped.ends_with('…'));
+    }
+
+    /// The URL appears once: in the error, not again in reqwest's text.
+    #[tokio::test]
+    async fn an_unreachable_server_is_named_once() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let client =
+            RestClient::new(TinyliciousConfig::from_url(&format!("http://{addr}")).unwrap())
+                .unwrap();
+        let err = client.container_exists("doc").await.unwrap_err();
+        let text = err.to_string();
+        let url = format!("http://{addr}/documents/tinylicious/doc");
+        assert!(
+            text.starts_with(&format!("cannot reach the server at {url}: ")),
+            "{text}"
+        );
+        assert_eq!(text.matches(&url).count(), 1, "{text}");
+        assert_eq!(text.matches("os error").count(), 1, "{text}");
     }
 
     #[test]

@@ -86,16 +86,7 @@ fn describe_ws_error(err: &tungstenite::Error) -> String {
         tungstenite::Error::Http(response) => {
             format!("WebSocket upgrade refused with HTTP {}", response.status())
         }
-        other => {
-            let mut text = other.to_string();
-            let mut source = std::error::Error::source(other);
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            text
-        }
+        other => crate::error::describe_chain(other),
     }
 }
 
@@ -318,6 +309,24 @@ mod tests {
             Ok(_) => panic!("expected a TLS failure, got a WebSocket"),
         }
         server.await.unwrap();
+    }
+
+    /// tungstenite's `IO error: {0}` repeats its source; the source is not appended again.
+    #[tokio::test]
+    async fn a_refused_connection_is_described_once() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let url = Url::parse(&format!("ws://{addr}/socket.io/")).unwrap();
+        let tls = Arc::new(crate::tls::client_config(&[], false).unwrap());
+        match open_websocket(&url, tls).await {
+            Err(TransportError::Unreachable { detail, .. }) => {
+                assert!(detail.starts_with("IO error: "), "{detail}");
+                assert_eq!(detail.matches("os error").count(), 1, "{detail}");
+            }
+            Err(other) => panic!("expected Unreachable, got {other:?}"),
+            Ok(_) => panic!("nothing listens there"),
+        }
     }
 
     #[test]
