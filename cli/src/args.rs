@@ -20,6 +20,7 @@ Examples:
   audience signal listen \"$id\" &
   audience signal send \"$id\" '{\"type\":\"hello\"}'
 
+Ctrl-C leaves the container cleanly and exits with status 130, even while stdout is blocked.
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=audience_tinylicious=debug) or pass -v, -vv.";
 
 /// See who is connected to a Fluid Framework container (its audience).

@@ -6,9 +6,11 @@
 //! its own, the watcher's own connection killed and reconnecting, and Ann's phone leaving
 //! cleanly.
 //!
-//! Determinism: client ids come from the service's seed, the runtime has one thread, and after
-//! each step the script reads the watcher's events until the step's effect is visible, stopping
-//! only between event batches. So the same seed prints the same output, at any `--speed`;
+//! Determinism: client ids come from the service's seed, each step waits for the previous one's
+//! connections, and after each step the script reads the watcher's events until the step's
+//! effect is visible, stopping only between event batches (the table printed is the snapshot
+//! carried by the last event read, not whatever the clients' tasks on the workers have reached
+//! meanwhile). So the same seed prints the same output, at any `--speed`;
 //! timestamps are script time (at `--speed 1` they match the wall clock).
 
 use std::collections::BTreeMap;
@@ -27,6 +29,7 @@ use tokio::time::Instant;
 
 use crate::args::DemoArgs;
 use crate::error::CliError;
+use crate::interrupt::Interrupt;
 use crate::render::json::members_json;
 use crate::render::{Format, Printer};
 use crate::tracker::Tracker;
@@ -42,6 +45,9 @@ const STALL: Duration = Duration::from_secs(10);
 
 /// Runs the demo, printing to stdout.
 pub async fn run(args: &DemoArgs) -> Result<(), CliError> {
+    // Nothing to leave on Ctrl-C (the service is in this process): exit at once, even while
+    // the script is stuck writing to a stdout nobody reads.
+    let _interrupt = Interrupt::spawn(async {}, Duration::ZERO);
     let printer = Printer::new(Format::for_stdout(args.json), std::io::stdout().lock());
     let demo = Demo::new(args, printer);
     demo.play().await

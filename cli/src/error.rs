@@ -46,6 +46,9 @@ pub enum CliError {
     /// The async runtime or the Ctrl-C handler could not be set up.
     #[error("cannot start: {0}")]
     Runtime(#[source] std::io::Error),
+    /// Ctrl-C ended the command (after leaving cleanly); exit code 130, no error line.
+    #[error("interrupted (Ctrl-C)")]
+    Interrupted,
     /// This binary was built without the backend a command needs.
     #[error("this `audience` was built without the `{0}` feature; rebuild with `--features {0}`")]
     #[allow(dead_code)] // only constructed when a backend feature is off
@@ -53,10 +56,12 @@ pub enum CliError {
 }
 
 impl CliError {
-    /// The process exit code: 2 for bad input on the command line (as clap uses), 1 otherwise.
+    /// The process exit code: 2 for bad input on the command line (as clap uses), 130 after
+    /// Ctrl-C, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::InvalidJson(_) | CliError::InvalidUrl(_) => 2,
+            CliError::Interrupted => i32::from(crate::interrupt::EXIT_CODE),
             _ => 1,
         }
     }

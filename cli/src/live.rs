@@ -21,6 +21,8 @@ use crate::args::{
     WhoamiArgs,
 };
 use crate::error::CliError;
+use crate::follow::{Ended, follow};
+use crate::interrupt::{self, Interrupt};
 use crate::render::json::members_json;
 use crate::render::{Format, Printer, colour::Painter, table};
 use crate::tracker::Tracker;
@@ -116,9 +118,11 @@ async fn open(
     Ok((client, events))
 }
 
-/// Resolves on Ctrl-C; an error if the handler cannot be installed.
-async fn ctrl_c() -> Result<(), CliError> {
-    tokio::signal::ctrl_c().await.map_err(CliError::Runtime)
+/// Watches for Ctrl-C apart from the command's loop: the first one closes `client` (a clean
+/// leave) even while that loop is stuck writing to a stdout nobody reads.
+fn leave_on_ctrl_c(client: &Arc<LiveClient>) -> Interrupt {
+    let client = Arc::clone(client);
+    Interrupt::spawn(async move { client.close().await }, interrupt::GRACE)
 }
 
 async fn create(target: &Target) -> Result<(), CliError> {
@@ -131,38 +135,33 @@ async fn watch(target: &Target, args: &WatchArgs) -> Result<(), CliError> {
     let start = Instant::now();
     let (client, mut events) =
         open(target, &args.container, &args.identity, args.mode.into()).await?;
+    let client = Arc::new(client);
+    let mut interrupt = leave_on_ctrl_c(&client);
     let mut printer = Printer::new(Format::for_stdout(args.json), std::io::stdout().lock());
-    let interrupted = ctrl_c();
-    tokio::pin!(interrupted);
-    loop {
-        tokio::select! {
-            result = &mut interrupted => {
-                result?;
-                break;
-            }
-            event = events.recv() => {
-                let Some(event) = event else { break };
-                // Print the whole burst, then one table.
-                let mut next = Some(event);
-                while let Some(event) = next {
-                    printer.event(start.elapsed(), &event, || client.get_members())?;
-                    if let ClientEvent::Closed { error: Some(reason) } = event {
-                        return Err(CliError::ConnectionClosed { container: args.container.clone(), reason });
-                    }
-                    next = events.try_recv();
-                }
-                printer.flush_table()?;
-            }
-        }
+    let ended = follow(
+        &client,
+        &mut events,
+        &mut printer,
+        start,
+        &args.container,
+        interrupt.pressed(),
+    )
+    .await?;
+    match ended {
+        Ended::Stopped => interrupt.left().await,
+        Ended::ClientGone => client.close().await,
     }
-    client.close().await;
+    let (human, result) = match ended {
+        Ended::Stopped => ("left the container (Ctrl-C)", Err(CliError::Interrupted)),
+        Ended::ClientGone => ("left the container (the client stopped)", Ok(())),
+    };
     printer.note(
         start.elapsed(),
-        "left the container (Ctrl-C)",
+        human,
         "left",
         serde_json::json!({ "container": args.container }),
     )?;
-    Ok(())
+    result
 }
 
 async fn members(target: &Target, args: &SnapshotArgs) -> Result<(), CliError> {
@@ -271,6 +270,8 @@ fn status(container: &str, event: &ClientEvent<TinyliciousMember>) -> Result<(),
 async fn join(target: &Target, args: &JoinArgs) -> Result<(), CliError> {
     let mode: ConnectionMode = args.mode.into();
     let (client, mut events) = open(target, &args.container, &args.identity, mode).await?;
+    let client = Arc::new(client);
+    let mut interrupt = leave_on_ctrl_c(&client);
     let me = client.client_id().unwrap_or_default();
     let user = client
         .get_myself()
@@ -284,8 +285,6 @@ async fn join(target: &Target, args: &JoinArgs) -> Result<(), CliError> {
         "joined {} as {user} on connection {me} [{mode}]; {until}",
         args.container
     );
-    let interrupted = ctrl_c();
-    tokio::pin!(interrupted);
     let time_up = async {
         match args.duration {
             Some(duration) => tokio::time::sleep(duration).await,
@@ -295,20 +294,42 @@ async fn join(target: &Target, args: &JoinArgs) -> Result<(), CliError> {
     tokio::pin!(time_up);
     let why = loop {
         tokio::select! {
-            result = &mut interrupted => {
-                result?;
-                break "Ctrl-C";
-            }
-            () = &mut time_up => break "time is up",
+            () = interrupt.pressed() => break Left::CtrlC,
+            () = &mut time_up => break Left::TimeUp,
             event = events.recv() => match event {
                 Some(event) => status(&args.container, &event)?,
-                None => break "the client stopped",
+                None => break Left::ClientGone,
             },
         }
     };
-    client.close().await;
-    eprintln!("left {} ({why})", args.container);
-    Ok(())
+    match why {
+        // The Ctrl-C watcher is closing the client.
+        Left::CtrlC => interrupt.left().await,
+        Left::TimeUp | Left::ClientGone => client.close().await,
+    }
+    eprintln!("left {} ({})", args.container, why.reason());
+    match why {
+        Left::CtrlC => Err(CliError::Interrupted),
+        Left::TimeUp | Left::ClientGone => Ok(()),
+    }
+}
+
+/// Why `join` left.
+#[derive(Debug, Clone, Copy)]
+enum Left {
+    CtrlC,
+    TimeUp,
+    ClientGone,
+}
+
+impl Left {
+    fn reason(self) -> &'static str {
+        match self {
+            Left::CtrlC => "Ctrl-C",
+            Left::TimeUp => "time is up",
+            Left::ClientGone => "the client stopped",
+        }
+    }
 }
 
 async fn send(target: &Target, args: &SendArgs, content: Value) -> Result<(), CliError> {
@@ -354,20 +375,20 @@ async fn listen(target: &Target, args: &ListenArgs) -> Result<(), CliError> {
         ConnectionMode::Read,
     )
     .await?;
+    let client = Arc::new(client);
+    let mut interrupt = leave_on_ctrl_c(&client);
     let mut printer = Printer::new(Format::for_stdout(args.json), std::io::stdout().lock());
     eprintln!(
         "listening for signals on {} as {}; Ctrl-C to stop",
         args.container,
         client.client_id().unwrap_or_default()
     );
-    let interrupted = ctrl_c();
-    tokio::pin!(interrupted);
     let mut received = 0u64;
     while args.count.is_none_or(|count| received < count) {
         tokio::select! {
-            result = &mut interrupted => {
-                result?;
-                break;
+            () = interrupt.pressed() => {
+                interrupt.left().await;
+                return Err(CliError::Interrupted);
             }
             event = events.recv() => {
                 let Some(event) = event else { break };

@@ -10,9 +10,12 @@ mod args;
 #[cfg(feature = "mock")]
 mod demo;
 mod error;
+mod follow;
+mod interrupt;
 #[cfg(feature = "tinylicious")]
 mod live;
 mod render;
+mod runtime;
 mod tracker;
 
 use std::process::ExitCode;
@@ -29,6 +32,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.is_broken_pipe() => ExitCode::SUCCESS,
+        // The goodbye line (if any) is printed; Ctrl-C needs no error line.
+        Err(CliError::Interrupted) => ExitCode::from(interrupt::EXIT_CODE),
         Err(error) => {
             eprintln!("error: {}", error.one_line());
             ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(1))
@@ -54,11 +59,8 @@ fn init_logging(verbose: u8) {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
-    // One thread is plenty for a CLI, and it makes the demo's interleaving reproducible.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::Runtime)?;
+    // The command's loop runs here, on the main thread; the connections run on the workers.
+    let runtime = runtime::build().map_err(CliError::Runtime)?;
     runtime.block_on(dispatch(cli))
 }
 

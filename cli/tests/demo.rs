@@ -5,6 +5,9 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
+#[cfg(unix)]
+mod common;
+
 /// Runs `audience demo --json --speed 0 --seed <seed>` and returns its lines, parsed.
 fn demo_json(seed: u64) -> (String, Vec<Value>) {
     let output = Command::new(env!("CARGO_BIN_EXE_audience"))
@@ -305,4 +308,34 @@ never shown; seed 7
 "
     ));
     assert!(stdout.ends_with("seed 7\n"));
+}
+
+/// Ctrl-C is watched apart from the printing loop: it ends the demo (exit code 130) while the
+/// demo is stuck writing to a stdout nobody reads.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_the_demo_while_stdout_is_stuck() {
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let (_reader, writer) = common::full_pipe();
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_audience"))
+        .args(["demo", "--speed", "1"])
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its first line cannot be written; the script would take 3 s.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(demo.try_wait().unwrap().is_none(), "the demo ended early");
+    common::ctrl_c(&demo);
+    let status = common::wait_for_exit(&mut demo, Duration::from_secs(5));
+    if status.is_none() {
+        let _ = demo.kill();
+    }
+    let status = status.expect("the demo ignored Ctrl-C");
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut demo.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(stderr, "");
 }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod common;
+
 const WAIT: Duration = Duration::from_secs(20);
 
 fn live_url() -> Option<String> {
@@ -110,10 +112,8 @@ fn wait_line(rx: &Receiver<String>, what: &str, pred: impl Fn(&str) -> bool) -> 
 impl Running {
     /// Ctrl-C, then the exit status and the rest of stdout and stderr (up to their end).
     fn interrupt(mut self) -> (std::process::ExitStatus, Vec<String>, Vec<String>) {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-        assert!(killed.success());
-        let status = self.child.wait().unwrap();
+        common::ctrl_c(&self.child);
+        let status = common::wait_for_exit(&mut self.child, WAIT).expect("Ctrl-C ignored");
         // The reader threads end at end of file, now that the process is gone.
         let stdout = self.stdout.iter().collect();
         let stderr = self.stderr.iter().collect();
@@ -247,7 +247,7 @@ fn a_joined_user_shows_in_members_from_another_process_until_it_leaves() {
     );
 
     let (status, stdout, stderr) = join.interrupt();
-    assert!(status.success(), "{status:?} {stderr:?}");
+    assert_eq!(status.code(), Some(130), "{status:?} {stderr:?}");
     assert_eq!(stdout, Vec::<String>::new());
     assert_eq!(stderr, vec![format!("left {doc} (Ctrl-C)")]);
 
@@ -390,9 +390,87 @@ fn watch_prints_joins_and_leaves_as_json_and_leaves_on_ctrl_c() {
     assert_eq!(removed["client_id"], added["client_id"]);
 
     let (status, rest, stderr) = watch.interrupt();
-    assert!(status.success(), "{stderr:?}");
+    assert_eq!(status.code(), Some(130), "{stderr:?}");
     assert_eq!(stderr, Vec::<String>::new());
     let last: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
     assert_eq!(last["event"], "left");
     assert_eq!(last["container"], doc.as_str());
+}
+
+/// The members of `doc` as another process sees them (user ids).
+fn member_ids(url: &str, doc: &str) -> Vec<String> {
+    let members = stdout_json(&run_ok(url, &["members", doc, "--json"]));
+    members.as_object().unwrap().keys().cloned().collect()
+}
+
+/// Waits until another process sees `user` in `doc` (or no longer sees it).
+fn wait_member(url: &str, doc: &str, user: &str, present: bool) {
+    let deadline = Instant::now() + WAIT;
+    while member_ids(url, doc).iter().any(|id| id == user) != present {
+        assert!(Instant::now() < deadline, "{user} present: {present}?");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `audience watch X | less`, with less paused: the watcher's stdout is full from the start.
+fn stuck_watch(url: &str, doc: &str, user: &str) -> (Child, std::os::fd::OwnedFd) {
+    let (reader, writer) = common::full_pipe();
+    let child = command(url, &["watch", doc, "--json", "--user", user])
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child, reader)
+}
+
+#[test]
+fn ctrl_c_leaves_cleanly_while_stdout_is_stuck() {
+    let Some(url) = live_url() else { return };
+    let doc = create(&url);
+    let (mut watch, _reader) = stuck_watch(&url, &doc, "u-stuck");
+    wait_member(&url, &doc, "u-stuck", true);
+    // Its output is stuck; the audience keeps changing.
+    run_ok(
+        &url,
+        &[
+            "join", &doc, "--user", "u-passer", "--mode", "read", "--for", "1s",
+        ],
+    );
+
+    common::ctrl_c(&watch);
+    let status = common::wait_for_exit(&mut watch, Duration::from_secs(8));
+    if status.is_none() {
+        let _ = watch.kill();
+    }
+    let status = status.expect("Ctrl-C ignored while stdout was stuck");
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut watch.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(stderr, "");
+    // A clean leave: the server dropped it at once, not after its ping timeout.
+    assert!(
+        !member_ids(&url, &doc).contains(&"u-stuck".to_owned()),
+        "the watcher did not leave"
+    );
+}
+
+/// The server drops a client that does not answer its pings within about 45 s
+/// (pingInterval 25 s + pingTimeout 20 s): a stuck stdout must not stop the answers.
+#[test]
+#[ignore = "takes a minute: cargo test -p audience-cli --test live_cli -- --ignored"]
+fn a_stuck_stdout_survives_the_servers_ping_timeout() {
+    let Some(url) = live_url() else { return };
+    let doc = create(&url);
+    let (mut watch, _reader) = stuck_watch(&url, &doc, "u-stuck-long");
+    wait_member(&url, &doc, "u-stuck-long", true);
+    std::thread::sleep(Duration::from_secs(60));
+    assert!(watch.try_wait().unwrap().is_none(), "the watcher ended");
+    assert!(
+        member_ids(&url, &doc).contains(&"u-stuck-long".to_owned()),
+        "the server dropped the stuck watcher"
+    );
+    common::ctrl_c(&watch);
+    let status = common::wait_for_exit(&mut watch, Duration::from_secs(8));
+    let _ = watch.kill();
+    assert_eq!(status.and_then(|s| s.code()), Some(130));
 }
