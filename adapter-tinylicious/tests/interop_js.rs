@@ -554,10 +554,13 @@ async fn interop_js_reconnect_is_leave_plus_join() {
     alice.wait_members(&before).await;
     watcher.wait_members(&before).await;
     roamer.wait_members(&before).await;
-    assert_eq!(proxy.accepted(), 1);
+    // One connection for the REST existence check, one for the WebSocket.
+    assert_eq!(proxy.accepted(), 2);
+    let accepted_before_cut = proxy.accepted();
 
     let (r_mark, w_mark, a_mark) = (roamer.mark(), watcher.mark(), alice.mark());
-    assert_eq!(proxy.cut(), 1, "one live proxied connection to cut");
+    // The WebSocket, and the REST connection if the HTTP client still keeps it idle.
+    assert!(proxy.cut() >= 1, "a live proxied connection to cut");
 
     // The Rust client notices, reconnects through the proxy and reports its new id.
     roamer
@@ -578,7 +581,10 @@ async fn interop_js_reconnect_is_leave_plus_join() {
         other => panic!("{other:?}"),
     };
     assert_ne!(new, old);
-    assert_eq!(proxy.accepted(), 2);
+    assert!(
+        proxy.accepted() > accepted_before_cut,
+        "the reconnect went through the proxy"
+    );
     let after = roster(&[
         ("alice", "Alice", &[(&a, "write")]),
         ("roamer", "Roamer", &[(&new, "write")]),
