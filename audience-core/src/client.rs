@@ -463,8 +463,10 @@ impl<M: Member> Task<M> {
                 Ok(connection) => return Ok(Some(connection)),
                 Err(error) => {
                     tracing::warn!(attempt, %error, "reconnect failed");
-                    let fatal = matches!(&error, TransportError::NotFound(_))
-                        || matches!(&error, TransportError::Refused { code, .. } if (400..500).contains(code) && *code != 429);
+                    let fatal = matches!(
+                        &error,
+                        TransportError::NotFound(_) | TransportError::Token(_)
+                    ) || matches!(&error, TransportError::Refused { code, .. } if (400..500).contains(code) && *code != 429);
                     if fatal || self.options.max_attempts.is_some_and(|max| attempt >= max) {
                         return Err(error.to_string());
                     }
