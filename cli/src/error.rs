@@ -6,6 +6,8 @@
 use audience_core::client::ClientError;
 use audience_core::transport::TransportError;
 
+use crate::render::sanitize::sanitize;
+
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -71,12 +73,15 @@ impl CliError {
         matches!(self, CliError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
     }
 
-    /// The message on one line (causes from other crates could contain newlines).
+    /// The message on one line (causes from other crates could contain newlines), safe for a
+    /// terminal (the server's reasons could contain escape sequences).
     pub fn one_line(&self) -> String {
-        self.to_string()
+        let line = self
+            .to_string()
             .split_whitespace()
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" ");
+        sanitize(&line).into_owned()
     }
 }
 
@@ -104,6 +109,15 @@ mod tests {
         assert_eq!(err.exit_code(), 1);
         let err = CliError::Demo("line one\nline two".into());
         assert_eq!(err.one_line(), "demo stalled: line one line two");
+        // A server's reason cannot drive the terminal through the error line.
+        let err = CliError::ConnectionClosed {
+            container: "doc".into(),
+            reason: "evil\x1b[31mred\nnewline\r and u\x1b]0;pwned\x07\u{9b}2J".into(),
+        };
+        assert_eq!(
+            err.one_line(),
+            r"connection to container `doc` closed: evil\u{1b}[31mred newline and u\u{1b}]0;pwned\u{7}\u{9b}2J"
+        );
         let pipe = CliError::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         assert!(pipe.is_broken_pipe());
     }

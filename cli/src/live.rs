@@ -24,6 +24,7 @@ use crate::error::CliError;
 use crate::follow::{Ended, follow};
 use crate::interrupt::{self, Interrupt};
 use crate::render::json::members_json;
+use crate::render::sanitize::sanitize;
 use crate::render::{Format, Printer, colour::Painter, table};
 use crate::tracker::Tracker;
 
@@ -127,7 +128,7 @@ fn leave_on_ctrl_c(client: &Arc<LiveClient>) -> Interrupt {
 
 async fn create(target: &Target) -> Result<(), CliError> {
     let id = target.service.create_container().await?;
-    say(&format!("{id}\n"))?;
+    say(&format!("{}\n", sanitize(&id)))?;
     Ok(())
 }
 
@@ -221,10 +222,13 @@ async fn whoami(target: &Target, args: &WhoamiArgs) -> Result<(), CliError> {
             .connections
             .iter()
             .filter(|c| &*c.id != current)
-            .map(|c| format!("{} [{}]", c.id, c.mode))
+            .map(|c| format!("{} [{}]", sanitize(&c.id), c.mode))
             .collect();
         let who = table::who(&painter(), &myself.member);
-        say(&format!("you are {who} on connection {current} [{mode}]\n"))?;
+        say(&format!(
+            "you are {who} on connection {} [{mode}]\n",
+            sanitize(current)
+        ))?;
         if !others.is_empty() {
             say(&format!(
                 "other connections of this user: {}\n",
@@ -235,6 +239,11 @@ async fn whoami(target: &Target, args: &WhoamiArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A status line on stderr; names, ids and reasons in it may come from the network.
+fn tell(line: &str) {
+    eprintln!("{}", sanitize(line));
+}
+
 /// Reports connection trouble on stderr; an error once the client gave up.
 fn status(container: &str, event: &ClientEvent<TinyliciousMember>) -> Result<(), CliError> {
     match event {
@@ -242,18 +251,16 @@ fn status(container: &str, event: &ClientEvent<TinyliciousMember>) -> Result<(),
             attempt,
             delay,
             reason,
-        } => eprintln!(
+        } => tell(&format!(
             "reconnecting to {container} (attempt {attempt} in {}ms): {reason}",
             delay.as_millis()
-        ),
+        )),
         ClientEvent::Audience(audience_core::audience::AudienceEvent::Disconnected) => {
-            eprintln!("disconnected from {container}")
+            tell(&format!("disconnected from {container}"));
         }
         ClientEvent::Audience(audience_core::audience::AudienceEvent::SelfChanged {
             new, ..
-        }) => {
-            eprintln!("reconnected to {container} as {new}")
-        }
+        }) => tell(&format!("reconnected to {container} as {new}")),
         ClientEvent::Closed {
             error: Some(reason),
         } => {
@@ -281,10 +288,10 @@ async fn join(target: &Target, args: &JoinArgs) -> Result<(), CliError> {
         Some(duration) => format!("leaving in {}", humantime::format_duration(duration)),
         None => "Ctrl-C to leave".to_owned(),
     };
-    eprintln!(
+    tell(&format!(
         "joined {} as {user} on connection {me} [{mode}]; {until}",
         args.container
-    );
+    ));
     let time_up = async {
         match args.duration {
             Some(duration) => tokio::time::sleep(duration).await,
@@ -307,7 +314,7 @@ async fn join(target: &Target, args: &JoinArgs) -> Result<(), CliError> {
         Left::CtrlC => interrupt.left().await,
         Left::TimeUp | Left::ClientGone => client.close().await,
     }
-    eprintln!("left {} ({})", args.container, why.reason());
+    tell(&format!("left {} ({})", args.container, why.reason()));
     match why {
         Left::CtrlC => Err(CliError::Interrupted),
         Left::TimeUp | Left::ClientGone => Ok(()),
@@ -360,8 +367,8 @@ async fn send(target: &Target, args: &SendArgs, content: Value) -> Result<(), Cl
     }
     client.close().await;
     match &args.to {
-        Some(to) => eprintln!("signal sent from {me} to {to}"),
-        None => eprintln!("signal sent from {me} to everyone"),
+        Some(to) => tell(&format!("signal sent from {me} to {to}")),
+        None => tell(&format!("signal sent from {me} to everyone")),
     }
     Ok(())
 }
@@ -378,11 +385,11 @@ async fn listen(target: &Target, args: &ListenArgs) -> Result<(), CliError> {
     let client = Arc::new(client);
     let mut interrupt = leave_on_ctrl_c(&client);
     let mut printer = Printer::new(Format::for_stdout(args.json), std::io::stdout().lock());
-    eprintln!(
+    tell(&format!(
         "listening for signals on {} as {}; Ctrl-C to stop",
         args.container,
         client.client_id().unwrap_or_default()
-    );
+    ));
     let mut received = 0u64;
     while args.count.is_none_or(|count| received < count) {
         tokio::select! {

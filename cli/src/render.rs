@@ -6,6 +6,7 @@
 
 pub mod colour;
 pub mod json;
+pub mod sanitize;
 pub mod table;
 
 use std::io::Write;

@@ -1,4 +1,7 @@
 //! Human output: the member table and one log line per event.
+//!
+//! Every string that came from the network (names, ids, signal contents, the server's reasons)
+//! goes through [`sanitize`] before it is printed.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -8,6 +11,7 @@ use audience_core::client::ClientEvent;
 use audience_core::member::Member;
 
 use super::colour::Painter;
+use super::sanitize::sanitize;
 use super::{DisplayName, stamp};
 use crate::tracker::Tracker;
 
@@ -17,9 +21,10 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// `Ann (ann)` in Ann's colour; just `ann` without a name.
 pub fn who<M: Member + DisplayName>(painter: &Painter, member: &M) -> String {
+    let id = sanitize(member.id());
     let text = match member.display_name() {
-        Some(name) if name != member.id() => format!("{name} ({})", member.id()),
-        _ => member.id().to_owned(),
+        Some(name) if name != member.id() => format!("{} ({id})", sanitize(name)),
+        _ => id.into_owned(),
     };
     painter.user(member.id(), &text)
 }
@@ -45,8 +50,9 @@ pub fn event_line<M: Member + DisplayName>(
             AudienceEvent::MemberAdded { client_id, member } => {
                 let count = member.connections().len();
                 let mut line = format!(
-                    "+ {} joined: connection {client_id} [{}]",
+                    "+ {} joined: connection {} [{}]",
                     who(painter, member.as_ref()),
+                    sanitize(client_id),
                     mode_of(member.as_ref(), client_id)
                 );
                 if count > 1 {
@@ -57,8 +63,9 @@ pub fn event_line<M: Member + DisplayName>(
             AudienceEvent::MemberRemoved { client_id, member } => {
                 let left = member.connections().len().saturating_sub(1);
                 let mut line = format!(
-                    "- {} left: connection {client_id} [{}]",
+                    "- {} left: connection {} [{}]",
                     who(painter, member.as_ref()),
+                    sanitize(client_id),
                     mode_of(member.as_ref(), client_id)
                 );
                 if left > 0 {
@@ -72,44 +79,54 @@ pub fn event_line<M: Member + DisplayName>(
             }
             AudienceEvent::MembersChanged(_) => return None,
             AudienceEvent::Connected { client_id } => {
-                painter.bold(&format!("connected as {client_id}"))
+                painter.bold(&format!("connected as {}", sanitize(client_id)))
             }
             AudienceEvent::Disconnected => {
                 painter.bold("disconnected (the member list is stale until reconnected)")
             }
             AudienceEvent::SelfChanged { old, new } => {
-                format!("own client id changed: {old} -> {new}")
+                format!(
+                    "own client id changed: {} -> {}",
+                    sanitize(old),
+                    sanitize(new)
+                )
             }
         },
         ClientEvent::Signal(signal) => {
+            let sender = sanitize(&signal.client_id);
             let from = match tracker.member_of_connection(&signal.client_id) {
-                Some(member) => format!("{} via {}", who(painter, member), signal.client_id),
-                None => signal.client_id.clone(),
+                Some(member) => format!("{} via {sender}", who(painter, member)),
+                None => sender.into_owned(),
             };
             let to = match &signal.target_client_id {
-                Some(target) => format!(" to {target}"),
+                Some(target) => format!(" to {}", sanitize(target)),
                 None => String::new(),
             };
-            format!("signal from {from}{to}: {}", signal.content)
+            // JSON text escapes C0 controls in strings, but not DEL, C1 or bidi controls.
+            let content = signal.content.to_string();
+            format!("signal from {from}{to}: {}", sanitize(&content))
         }
         ClientEvent::Nack(nack) => format!(
             "the service refused an op ({} {}): {}",
-            nack.content.code, nack.content.kind, nack.content.message
+            nack.content.code,
+            sanitize(&nack.content.kind),
+            sanitize(&nack.content.message)
         ),
         ClientEvent::Reconnecting {
             attempt,
             delay,
             reason,
         } => painter.bold(&format!(
-            "reconnecting (attempt {attempt} in {}ms): {reason}",
-            delay.as_millis()
+            "reconnecting (attempt {attempt} in {}ms): {}",
+            delay.as_millis(),
+            sanitize(reason)
         )),
         ClientEvent::Lagged { missed } => {
             format!("fell behind and missed {missed} events; re-reading the members")
         }
         ClientEvent::Closed { error: None } => painter.bold("closed"),
         ClientEvent::Closed { error: Some(error) } => {
-            painter.bold(&format!("closed for good: {error}"))
+            painter.bold(&format!("closed for good: {}", sanitize(error)))
         }
     };
     Some(format!("{} {text}", painter.dim(&stamp(t))))
@@ -125,7 +142,7 @@ pub fn members_table<M: Member + DisplayName>(painter: &Painter, tracker: &Track
             plural(tracker.connection_count(), "connection", "connections")
         ))
     );
-    let rows: Vec<(String, String, String)> = tracker
+    let rows: Vec<Row> = tracker
         .members()
         .map(|m| {
             let connections: Vec<String> = m
@@ -137,44 +154,47 @@ pub fn members_table<M: Member + DisplayName>(painter: &Painter, tracker: &Track
                     } else {
                         ""
                     };
-                    format!("{} [{}{you}]", c.id, c.mode)
+                    format!("{} [{}{you}]", sanitize(&c.id), c.mode)
                 })
                 .collect();
-            (
-                m.id().to_owned(),
-                m.display_name().unwrap_or("-").to_owned(),
-                connections.join(", "),
-            )
+            Row {
+                colour_key: m.id(),
+                id: sanitize(m.id()).into_owned(),
+                name: sanitize(m.display_name().unwrap_or("-")).into_owned(),
+                connections: connections.join(", "),
+            }
         })
         .collect();
     if rows.is_empty() {
         out.push_str("  (nobody)\n");
         return out;
     }
-    let id_width = rows
-        .iter()
-        .map(|r| r.0.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(4);
-    let name_width = rows
-        .iter()
-        .map(|r| r.1.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(4);
+    let width = |cells: &mut dyn Iterator<Item = &String>| {
+        cells.map(|c| c.chars().count()).max().unwrap_or(0).max(4)
+    };
+    let id_width = width(&mut rows.iter().map(|r| &r.id));
+    let name_width = width(&mut rows.iter().map(|r| &r.name));
     let _ = writeln!(
         out,
         "  {:id_width$}  {:name_width$}  CONNECTIONS",
         "USER", "NAME"
     );
-    for (id, name, connections) in rows {
+    for row in rows {
         // Pad before painting: escape codes have no width on screen.
-        let id_cell = painter.user(&id, &format!("{id:id_width$}"));
-        let name_cell = painter.user(&id, &format!("{name:name_width$}"));
-        let _ = writeln!(out, "  {id_cell}  {name_cell}  {connections}");
+        let id_cell = painter.user(row.colour_key, &format!("{:id_width$}", row.id));
+        let name_cell = painter.user(row.colour_key, &format!("{:name_width$}", row.name));
+        let _ = writeln!(out, "  {id_cell}  {name_cell}  {}", row.connections);
     }
     out
+}
+
+/// One line of the member table, sanitized.
+struct Row<'a> {
+    /// The raw user id, which picks the colour.
+    colour_key: &'a str,
+    id: String,
+    name: String,
+    connections: String,
 }
 
 #[cfg(test)]
@@ -329,5 +349,162 @@ members: 2 users, 3 connections
         let changed: ClientEvent<BasicMember> =
             ClientEvent::Audience(AudienceEvent::MembersChanged(Default::default()));
         assert_eq!(event_line(&painter, t, &changed, &tracker), None);
+    }
+
+    /// The attacker's strings: a name that recolours and forges lines, an id that sets the
+    /// terminal title.
+    const EVIL_NAME: &str = "evil\x1b[31mred\nnewline\r";
+    const EVIL_ID: &str = "u\x1b]0;pwned\x07";
+    const SHOWN_NAME: &str = r"evil\u{1b}[31mred\u{a}newline\u{d}";
+    const SHOWN_ID: &str = r"u\u{1b}]0;pwned\u{7}";
+
+    /// No control character of any kind, except the ESC of our own colour codes if `ours`.
+    fn assert_inert(text: &str, ours: &[&str]) {
+        let mut rest = text.to_owned();
+        for code in ours {
+            rest = rest.replace(code, "");
+        }
+        for line in rest.split('\n') {
+            assert!(
+                !line.chars().any(crate::render::sanitize::is_unsafe),
+                "{line:?} in {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn remote_names_and_ids_cannot_drive_the_terminal() {
+        let evil = member(
+            EVIL_ID,
+            Some(EVIL_NAME),
+            &[("c\x1b[2Jx", ConnectionMode::Write)],
+        );
+        let plain = Painter::new(false);
+        assert_eq!(who(&plain, &evil), format!("{SHOWN_NAME} ({SHOWN_ID})"));
+
+        // Painted: our colour around the escaped text, nothing else.
+        let painted = who(&Painter::new(true), &evil);
+        let colour = crate::render::colour::user_colour(EVIL_ID);
+        assert_eq!(
+            painted,
+            format!("\x1b[38;5;{colour}m{SHOWN_NAME} ({SHOWN_ID})\x1b[0m")
+        );
+
+        let t = Duration::from_millis(10);
+        let tracker = Tracker::default();
+        let added = ClientEvent::Audience(AudienceEvent::MemberAdded {
+            client_id: "c\x1b[2Jx".into(),
+            member: Arc::new(evil.clone()),
+        });
+        assert_eq!(
+            event_line(&plain, t, &added, &tracker).unwrap(),
+            format!(
+                "[+0.01s] + {SHOWN_NAME} ({SHOWN_ID}) joined: connection c\\u{{1b}}[2Jx [write]"
+            )
+        );
+        let self_changed: ClientEvent<BasicMember> =
+            ClientEvent::Audience(AudienceEvent::SelfChanged {
+                old: "a\rb".into(),
+                new: "c\u{202e}d".into(),
+            });
+        assert_eq!(
+            event_line(&plain, t, &self_changed, &tracker).unwrap(),
+            r"[+0.01s] own client id changed: a\u{d}b -> c\u{202e}d"
+        );
+    }
+
+    #[test]
+    fn the_member_table_cannot_be_forged() {
+        // A member whose name would end its row and print a fake one.
+        let mut audience: ServiceAudience<BasicMember> = ServiceAudience::default();
+        let mut tracker = Tracker::default();
+        let inputs = vec![
+            RosterInput::Connected {
+                client_id: "me".into(),
+                initial_clients: vec![],
+            },
+            RosterInput::Joined {
+                client: SignalClient::new(
+                    "c1\t",
+                    Client::interactive(
+                        User::new(EVIL_ID, "x\n  admin    Admin    c0 [write, you]"),
+                        ConnectionMode::Write,
+                    ),
+                ),
+                source: Source::Signal,
+            },
+        ];
+        for input in inputs {
+            for event in audience.apply(input) {
+                tracker.apply(&event);
+            }
+        }
+        let table = members_table(&Painter::new(false), &tracker);
+        assert_eq!(
+            table,
+            format!(
+                "\
+members: 1 user, 1 connection
+  USER{pad}  NAME{pad2}  CONNECTIONS
+  {SHOWN_ID}  x\\u{{a}}  admin    Admin    c0 [write, you]  c1\\u{{9}} [write]
+",
+                pad = " ".repeat(SHOWN_ID.len() - 4),
+                pad2 = " ".repeat("x\\u{a}  admin    Admin    c0 [write, you]".len() - 4),
+            )
+        );
+        assert_eq!(table.lines().count(), 3);
+        let colour = crate::render::colour::user_colour(EVIL_ID);
+        let painted = members_table(&Painter::new(true), &tracker);
+        assert_inert(
+            &painted,
+            &[&format!("\x1b[38;5;{colour}m"), "\x1b[1m", "\x1b[0m"],
+        );
+    }
+
+    #[test]
+    fn signals_nacks_and_reasons_are_escaped() {
+        let plain = Painter::new(false);
+        let t = Duration::ZERO;
+        let tracker = Tracker::default();
+        // JSON text escapes C0 controls itself, but not DEL, C1 (CSI is U+009B) or bidi.
+        let signal: ClientEvent<BasicMember> = ClientEvent::Signal(InboundSignal {
+            client_id: EVIL_ID.into(),
+            content: serde_json::json!({"x": "\u{9b}31m\u{7f}\u{2066}", "nl": "\n"}),
+            target_client_id: Some("t\x07".into()),
+        });
+        assert_eq!(
+            event_line(&plain, t, &signal, &tracker).unwrap(),
+            format!(
+                r#"[+0.00s] signal from {SHOWN_ID} to t\u{{7}}: {{"x":"\u{{9b}}31m\u{{7f}}\u{{2066}}","nl":"\n"}}"#
+            )
+        );
+        let nack: ClientEvent<BasicMember> = ClientEvent::Nack(
+            serde_json::from_value(serde_json::json!({
+                "operation": null,
+                "sequenceNumber": -1,
+                "content": {"code": 400, "type": "Bad\x1b[5m", "message": "no\r\nway"}
+            }))
+            .unwrap(),
+        );
+        assert_eq!(
+            event_line(&plain, t, &nack, &tracker).unwrap(),
+            r"[+0.00s] the service refused an op (400 Bad\u{1b}[5m): no\u{d}\u{a}way"
+        );
+        let reconnecting: ClientEvent<BasicMember> = ClientEvent::Reconnecting {
+            attempt: 1,
+            delay: Duration::ZERO,
+            reason: "server said \x1b]0;pwned\x07".into(),
+        };
+        assert_eq!(
+            event_line(&plain, t, &reconnecting, &tracker).unwrap(),
+            r"[+0.00s] reconnecting (attempt 1 in 0ms): server said \u{1b}]0;pwned\u{7}"
+        );
+        let closed: ClientEvent<BasicMember> = ClientEvent::Closed {
+            error: Some("bye\u{85}now".into()),
+        };
+        assert_eq!(
+            event_line(&plain, t, &closed, &tracker).unwrap(),
+            r"[+0.00s] closed for good: bye\u{85}now"
+        );
     }
 }
