@@ -5,6 +5,8 @@ use std::time::Duration;
 use audience_core::wire::ConnectionMode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::render::sanitize::is_unsafe;
+
 /// Examples shown at the end of `audience --help`.
 const EXAMPLES: &str = "\
 Examples:
@@ -106,11 +108,12 @@ pub struct DemoArgs {
 /// Who to connect as (`--user`, `--name`).
 #[derive(Debug, Clone, Args)]
 pub struct Identity {
-    /// User id to connect as [default: a generated `audience-cli-XXXXXXXX`].
-    #[arg(long, value_name = "ID")]
+    /// User id to connect as: not empty, no control characters [default: a generated
+    /// `audience-cli-XXXXXXXX`].
+    #[arg(long, value_name = "ID", value_parser = parse_user_id)]
     pub user: Option<String>,
-    /// Display name of the user.
-    #[arg(long, default_value = "audience-cli", value_name = "NAME")]
+    /// Display name of the user: not empty, no control characters.
+    #[arg(long, default_value = "audience-cli", value_name = "NAME", value_parser = parse_name)]
     pub name: String,
 }
 
@@ -246,6 +249,31 @@ fn parse_speed(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `--user`: what the service and every other client will show as this user's id.
+fn parse_user_id(text: &str) -> Result<String, String> {
+    printable("user id", text)
+}
+
+/// `--name`: the display name others see.
+fn parse_name(text: &str) -> Result<String, String> {
+    printable("name", text)
+}
+
+/// `text` if it has something visible and no control character (nor bidi control, which
+/// would reorder what others' terminals show).
+fn printable(what: &str, text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(format!("the {what} must not be empty"));
+    }
+    if let Some(c) = text.chars().find(|c| is_unsafe(*c)) {
+        return Err(format!(
+            "the {what} must not contain control characters (found U+{:04X})",
+            u32::from(c)
+        ));
+    }
+    Ok(text.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +331,45 @@ mod tests {
         assert_eq!(watch.mode, Mode::Read);
         assert_eq!(watch.identity.user, None);
         assert_eq!(watch.identity.name, "audience-cli");
+    }
+
+    #[test]
+    fn user_ids_and_names_must_be_printable() {
+        assert_eq!(parse_user_id("u1"), Ok("u1".to_owned()));
+        assert_eq!(parse_name("Zoë Smith"), Ok("Zoë Smith".to_owned()));
+        assert_eq!(
+            parse_user_id(""),
+            Err("the user id must not be empty".to_owned())
+        );
+        assert_eq!(
+            parse_name(" \t"),
+            Err("the name must not be empty".to_owned())
+        );
+        assert_eq!(
+            parse_user_id("u\x1b]0;pwned\x07"),
+            Err("the user id must not contain control characters (found U+001B)".to_owned())
+        );
+        assert_eq!(
+            parse_name("Ann\nBob"),
+            Err("the name must not contain control characters (found U+000A)".to_owned())
+        );
+        assert!(parse_name("abc\u{202e}fed").is_err());
+        assert!(parse_user_id("x\u{85}").is_err());
+
+        for args in [
+            ["audience", "members", "doc", "--user", ""],
+            ["audience", "watch", "doc", "--name", ""],
+            ["audience", "join", "doc", "--user", "a\rb"],
+            ["audience", "whoami", "doc", "--name", "\x1b[31mred"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{args:?}"
+            );
+            assert_eq!(err.exit_code(), 2);
+        }
     }
 
     #[test]

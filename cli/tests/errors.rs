@@ -57,6 +57,50 @@ fn invalid_json_is_refused_before_any_network() {
 }
 
 #[test]
+fn bad_user_ids_and_names_are_refused_before_any_network() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    // clap quotes the value (minus escape sequences, off a terminal) before the reason.
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["members", "doc", "--user", ""],
+            "for '--user <ID>': the user id must not be empty",
+        ),
+        (
+            &["join", "doc", "--user", "u\x1b]0;pwned\x07"],
+            "for '--user <ID>': the user id must not contain control characters (found U+001B)",
+        ),
+        (
+            &["watch", "doc", "--name", ""],
+            "for '--name <NAME>': the name must not be empty",
+        ),
+        (
+            &["signal", "send", "doc", "1", "--name", "Ann\nBob"],
+            "for '--name <NAME>': the name must not contain control characters (found U+000A)",
+        ),
+    ];
+    for (args, reason) in cases {
+        let mut all = args.to_vec();
+        all.extend(["--url", url.as_str()]);
+        let output = audience(&all);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_eq!(output.stdout, b"");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.starts_with("error: invalid value '"),
+            "{args:?}: {stderr:?}"
+        );
+        assert!(stderr.contains(reason), "{args:?}: {stderr:?}");
+    }
+    assert_eq!(
+        listener.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "no connection was attempted"
+    );
+}
+
+#[test]
 fn malformed_urls_are_usage_errors() {
     let output = audience(&["members", "doc", "--url", "localhost:7070:x"]);
     let (code, line) = failure(&output);
