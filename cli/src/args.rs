@@ -21,6 +21,7 @@ Examples:
   audience members \"$id\" --json                         # one snapshot, like getMembers()
   audience signal listen \"$id\" &
   audience signal send \"$id\" '{\"type\":\"hello\"}'
+  audience signal send \"$id\" - < big-signal.json         # JSON from stdin
 
 Ctrl-C leaves the container cleanly and exits with status 130, even while stdout is blocked.
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=audience_tinylicious=debug) or pass -v, -vv.";
@@ -192,8 +193,9 @@ pub enum SignalCommand {
 pub struct SendArgs {
     /// Container (document) id.
     pub container: String,
-    /// The signal content, as JSON (checked before anything is sent).
-    #[arg(value_name = "JSON")]
+    /// The signal content, as JSON (checked before anything is sent); `-` reads it from stdin
+    /// (for content larger than a command-line argument may be: 128 KiB on Linux).
+    #[arg(value_name = "JSON", allow_hyphen_values = true)]
     pub content: String,
     /// Send to this client id only.
     #[arg(long, value_name = "CLIENT_ID")]

@@ -14,6 +14,15 @@ pub enum CliError {
     /// A signal's content is not JSON.
     #[error("invalid JSON for the signal content: {0}")]
     InvalidJson(#[source] serde_json::Error),
+    /// `signal send ... -`: stdin could not be read.
+    #[error("cannot read the signal content from stdin: {0}")]
+    Stdin(#[source] std::io::Error),
+    /// `signal send ... -`: stdin holds more than the limit.
+    #[error("the signal content on stdin is larger than {limit} bytes")]
+    StdinTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// `--url` is not a usable service URL.
     #[error("{0}")]
     InvalidUrl(String),
@@ -62,7 +71,9 @@ impl CliError {
     /// Ctrl-C, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::InvalidJson(_) | CliError::InvalidUrl(_) => 2,
+            CliError::InvalidJson(_) | CliError::InvalidUrl(_) | CliError::StdinTooLarge { .. } => {
+                2
+            }
             CliError::Interrupted => i32::from(crate::interrupt::EXIT_CODE),
             _ => 1,
         }

@@ -20,6 +20,7 @@ use crate::args::{
     Command, Identity, JoinArgs, ListenArgs, SendArgs, SignalCommand, SnapshotArgs, WatchArgs,
     WhoamiArgs,
 };
+use crate::content::signal_content;
 use crate::error::CliError;
 use crate::follow::{Ended, follow};
 use crate::interrupt::{self, Interrupt};
@@ -63,7 +64,7 @@ pub async fn run(url: &str, tenant: &str, command: Command) -> Result<(), CliErr
     // Validate what needs no server before touching one.
     let content = match &command {
         Command::Signal(SignalCommand::Send(args)) => {
-            Some(serde_json::from_str::<Value>(&args.content).map_err(CliError::InvalidJson)?)
+            Some(signal_content(&args.content, std::io::stdin().lock())?)
         }
         _ => None,
     };

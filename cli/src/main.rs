@@ -7,6 +7,8 @@
 #![cfg_attr(not(all(feature = "mock", feature = "tinylicious")), allow(dead_code))]
 
 mod args;
+#[cfg(feature = "tinylicious")]
+mod content;
 #[cfg(feature = "mock")]
 mod demo;
 mod error;

@@ -11,6 +11,28 @@ fn audience(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs with `input` on stdin.
+fn audience_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audience"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // A writer thread: the child may fail before reading it all.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
+}
+
 /// The single stderr line of a failed run, with its exit code.
 fn failure(output: &Output) -> (i32, String) {
     assert!(!output.status.success(), "expected a failure");
@@ -97,6 +119,45 @@ fn bad_user_ids_and_names_are_refused_before_any_network() {
         listener.accept().unwrap_err().kind(),
         std::io::ErrorKind::WouldBlock,
         "no connection was attempted"
+    );
+}
+
+#[test]
+fn signal_content_from_stdin_is_checked_before_any_network() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let output = audience_with_stdin(&["signal", "send", "doc", "-", "--url", &url], b"[1, 2");
+    assert_eq!(
+        failure(&output),
+        (
+            2,
+            "error: invalid JSON for the signal content: EOF while parsing a list at line 1 column 5"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        listener.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "no connection was attempted"
+    );
+
+    // Valid JSON larger than one argument may be (128 KiB on Linux) gets past the check and
+    // on to the (here unreachable) server.
+    let port = closed_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let big = format!("{{\"data\": \"{}\"}}", "x".repeat(200 * 1024));
+    let output = audience_with_stdin(
+        &["signal", "send", "doc-1", "-", "--url", &url],
+        big.as_bytes(),
+    );
+    let (code, line) = failure(&output);
+    assert_eq!(code, 1);
+    assert!(
+        line.starts_with(&format!(
+            "error: cannot reach the server at http://127.0.0.1:{port}/documents/tinylicious/doc-1: "
+        )),
+        "{line}"
     );
 }
 
@@ -209,6 +270,8 @@ fn help_explains_every_command_with_an_example_and_no_secret() {
         assert!(!help.contains("12345"), "{command:?}");
     }
     assert!(!top.contains("12345"));
+    let send = String::from_utf8(audience(&["signal", "send", "--help"]).stdout).unwrap();
+    assert!(send.contains("`-` reads it from stdin"), "{send}");
 }
 
 /// A one-shot HTTP server on 127.0.0.1 answering every request with `status` and `body`.

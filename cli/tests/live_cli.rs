@@ -474,3 +474,33 @@ fn a_stuck_stdout_survives_the_servers_ping_timeout() {
     let _ = watch.kill();
     assert_eq!(status.and_then(|s| s.code()), Some(130));
 }
+
+#[test]
+fn a_signal_larger_than_an_argument_goes_through_stdin() {
+    use std::io::Write;
+    let Some(url) = live_url() else { return };
+    let doc = create(&url);
+    let listen = spawn(&url, &["signal", "listen", &doc, "--json", "--count", "1"]);
+    wait_line(&listen.stderr, "listen status", |l| {
+        l.starts_with("listening")
+    });
+    // Over the 128 KiB a single argument may have on Linux, under the server's 1 MB.
+    let data = "y".repeat(200 * 1024);
+    let mut send = command(&url, &["signal", "send", &doc, "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = send.stdin.take().unwrap();
+    write!(stdin, "{{\"type\": \"big\", \"data\": \"{data}\"}}").unwrap();
+    drop(stdin);
+    let sent = send.wait_with_output().unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let line = wait_line(&listen.stdout, "the big signal", |_| true);
+    let signal: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(signal["content"], json!({"type": "big", "data": data}));
+}
