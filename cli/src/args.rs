@@ -12,7 +12,7 @@ const EXAMPLES: &str = "\
 Examples:
   # See the audience of a scripted session on the embedded service (no server needed)
   audience demo
-  audience demo --json --speed 0 --seed 7
+  audience demo --json --pace 0 --seed 7
 
   # Against a local Tinylicious (npx tinylicious)
   id=$(audience create)
@@ -98,9 +98,10 @@ pub struct DemoArgs {
     /// One JSON object per line (events, member snapshots, summary) instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Scale the pauses between steps: 1 takes about 3 s, 0.5 is twice as fast, 0 has none.
-    #[arg(long, default_value_t = 1.0, value_name = "F", value_parser = parse_speed)]
-    pub speed: f64,
+    /// Scales the pauses between steps: 1 = real time (about 3 s in all), 0 = no pauses,
+    /// 2 = twice as slow; at most 10.
+    #[arg(long, default_value_t = 1.0, value_name = "F", value_parser = parse_pace)]
+    pub pace: f64,
     /// Seed of the embedded service's client ids: the same seed gives the same ids.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub seed: u64,
@@ -239,15 +240,18 @@ impl From<Mode> for ConnectionMode {
     }
 }
 
-/// `--speed`: a finite number, zero or more.
-fn parse_speed(text: &str) -> Result<f64, String> {
-    let speed: f64 = text
+/// The largest `--pace`: ten times slower than real time, about 30 s in all.
+pub const MAX_PACE: f64 = 10.0;
+
+/// `--pace`: a number from 0 to [`MAX_PACE`].
+fn parse_pace(text: &str) -> Result<f64, String> {
+    let pace: f64 = text
         .parse()
         .map_err(|_| format!("`{text}` is not a number"))?;
-    if speed.is_finite() && speed >= 0.0 {
-        Ok(speed)
+    if (0.0..=MAX_PACE).contains(&pace) {
+        Ok(pace)
     } else {
-        Err(format!("`{text}` must be a finite number, 0 or more"))
+        Err(format!("the pace must be from 0 to {MAX_PACE}"))
     }
 }
 
@@ -287,13 +291,25 @@ mod tests {
     }
 
     #[test]
-    fn speed_must_be_finite_and_not_negative() {
-        assert_eq!(parse_speed("0"), Ok(0.0));
-        assert_eq!(parse_speed("2.5"), Ok(2.5));
-        assert!(parse_speed("-1").is_err());
-        assert!(parse_speed("inf").is_err());
-        assert!(parse_speed("NaN").is_err());
-        assert!(parse_speed("fast").is_err());
+    fn pace_is_from_0_to_10() {
+        assert_eq!(parse_pace("0"), Ok(0.0));
+        assert_eq!(parse_pace("2.5"), Ok(2.5));
+        assert_eq!(parse_pace("10"), Ok(10.0));
+        let range = Err("the pace must be from 0 to 10".to_owned());
+        assert_eq!(parse_pace("10.01"), range);
+        assert_eq!(parse_pace("1e300"), range);
+        assert_eq!(parse_pace("-1"), range);
+        assert_eq!(parse_pace("-0.1"), range);
+        assert_eq!(parse_pace("inf"), range);
+        assert_eq!(parse_pace("NaN"), range);
+        assert_eq!(parse_pace("slow"), Err("`slow` is not a number".to_owned()));
+        let cli = Cli::try_parse_from(["audience", "demo"]).unwrap();
+        let Command::Demo(demo) = cli.command else {
+            panic!("not demo")
+        };
+        assert_eq!(demo.pace, 1.0);
+        let err = Cli::try_parse_from(["audience", "demo", "--speed", "2"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
     }
 
     #[test]

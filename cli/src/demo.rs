@@ -10,8 +10,8 @@
 //! connections, and after each step the script reads the watcher's events until the step's
 //! effect is visible, stopping only between event batches (the table printed is the snapshot
 //! carried by the last event read, not whatever the clients' tasks on the workers have reached
-//! meanwhile). So the same seed prints the same output, at any `--speed`;
-//! timestamps are script time (at `--speed 1` they match the wall clock).
+//! meanwhile). So the same seed prints the same output, at any `--pace`;
+//! timestamps are script time (at `--pace 1` they match the wall clock).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use audience_mock::{MockService, MockServiceConfig, TENANT};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::args::DemoArgs;
+use crate::args::{DemoArgs, MAX_PACE};
 use crate::error::CliError;
 use crate::interrupt::Interrupt;
 use crate::render::json::members_json;
@@ -36,9 +36,9 @@ use crate::tracker::Tracker;
 
 /// The document of the session.
 const DOCUMENT: &str = "demo-document";
-/// Pause between two steps at `--speed 1`.
+/// Pause between two steps at `--pace 1`.
 const STEP: Duration = Duration::from_millis(300);
-/// First reconnect delay of every client at `--speed 1`.
+/// First reconnect delay of every client at `--pace 1`.
 const RECONNECT: Duration = Duration::from_millis(300);
 /// How long a step may take before the demo gives up (a bug, not a slow machine).
 const STALL: Duration = Duration::from_secs(10);
@@ -66,7 +66,8 @@ struct Stats {
 struct Demo<W: std::io::Write> {
     service: MockService,
     seed: u64,
-    speed: f64,
+    /// `--pace`: the factor from script time to wall-clock time.
+    pace: f64,
     /// Script time: the sum of the nominal pauses so far.
     clock: Duration,
     watcher: AudienceClient<BasicMember>,
@@ -108,7 +109,7 @@ impl<W: std::io::Write> Demo<W> {
             seed: args.seed,
             ..MockServiceConfig::default()
         });
-        let options = client_options(args.speed);
+        let options = client_options(args.pace);
         let watcher = AudienceClient::new(
             Arc::new(service.clone()) as Arc<dyn DocumentService>,
             ConnectRequest::new(
@@ -125,7 +126,7 @@ impl<W: std::io::Write> Demo<W> {
         Demo {
             service,
             seed: args.seed,
-            speed: args.speed,
+            pace: args.pace,
             clock: Duration::ZERO,
             watcher,
             events,
@@ -244,10 +245,10 @@ impl<W: std::io::Write> Demo<W> {
         Ok(())
     }
 
-    /// Waits one step of script time (scaled by `--speed` on the wall clock).
+    /// Waits one step of script time (times `--pace` on the wall clock).
     async fn pause(&mut self) {
         self.clock += STEP;
-        let real = scaled(STEP, self.speed);
+        let real = scaled(STEP, self.pace);
         if !real.is_zero() {
             tokio::time::sleep(real).await;
         }
@@ -271,7 +272,7 @@ impl<W: std::io::Write> Demo<W> {
             Arc::new(self.service.clone()) as Arc<dyn DocumentService>,
             ConnectRequest::new(TENANT, DOCUMENT, User::new(user_id, name), mode),
             InteractiveOnly,
-            client_options(self.speed),
+            client_options(self.pace),
         );
         let events = client.subscribe();
         client.connect().await?;
@@ -438,22 +439,24 @@ async fn reconnected(participant: &mut Participant, old: &str) -> Result<ClientI
     }
 }
 
-/// Client options for every client of the demo: quick, speed-scaled reconnects.
-fn client_options(speed: f64) -> ClientOptions {
+/// Client options for every client of the demo: quick reconnects, paced like the script.
+fn client_options(pace: f64) -> ClientOptions {
     ClientOptions {
-        initial_backoff: scaled(RECONNECT, speed),
-        max_backoff: scaled(RECONNECT, speed).max(Duration::from_millis(1)),
+        initial_backoff: scaled(RECONNECT, pace),
+        max_backoff: scaled(RECONNECT, pace).max(Duration::from_millis(1)),
         connect_timeout: STALL,
         ..ClientOptions::default()
     }
 }
 
-/// `nominal` times `speed`, capped at an hour (`speed` is finite and not negative).
-fn scaled(nominal: Duration, speed: f64) -> Duration {
-    let cap = Duration::from_secs(3600);
-    Duration::try_from_secs_f64(nominal.as_secs_f64() * speed)
-        .unwrap_or(cap)
-        .min(cap)
+/// `nominal` times `pace` (from 0 to [`MAX_PACE`] once parsed; anything else is clamped).
+fn scaled(nominal: Duration, pace: f64) -> Duration {
+    let pace = if pace.is_nan() {
+        0.0
+    } else {
+        pace.clamp(0.0, MAX_PACE)
+    };
+    Duration::try_from_secs_f64(nominal.as_secs_f64() * pace).unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
@@ -461,10 +464,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scaling_is_linear_and_capped() {
+    fn a_larger_pace_is_slower() {
         assert_eq!(scaled(STEP, 1.0), STEP);
         assert_eq!(scaled(STEP, 0.0), Duration::ZERO);
+        assert_eq!(scaled(STEP, 2.0), Duration::from_millis(600));
         assert_eq!(scaled(Duration::from_secs(2), 0.5), Duration::from_secs(1));
-        assert_eq!(scaled(STEP, 1e300), Duration::from_secs(3600));
+        // The whole script at the largest pace: 10 steps of 300 ms, 10 times slower.
+        assert_eq!(scaled(STEP * 10, MAX_PACE), Duration::from_secs(30));
+        assert_eq!(scaled(STEP, 1e300), Duration::from_secs(3));
+        assert_eq!(scaled(STEP, f64::NAN), Duration::ZERO);
     }
 }

@@ -8,17 +8,10 @@ use serde_json::{Value, json};
 #[cfg(unix)]
 mod common;
 
-/// Runs `audience demo --json --speed 0 --seed <seed>` and returns its lines, parsed.
+/// Runs `audience demo --json --pace 0 --seed <seed>` and returns its lines, parsed.
 fn demo_json(seed: u64) -> (String, Vec<Value>) {
     let output = Command::new(env!("CARGO_BIN_EXE_audience"))
-        .args([
-            "demo",
-            "--json",
-            "--speed",
-            "0",
-            "--seed",
-            &seed.to_string(),
-        ])
+        .args(["demo", "--json", "--pace", "0", "--seed", &seed.to_string()])
         .env_remove("RUST_LOG")
         .output()
         .unwrap();
@@ -283,7 +276,7 @@ fn same_seed_same_output_other_seed_other_ids() {
 #[test]
 fn demo_table_is_plain_when_not_a_terminal() {
     let output = Command::new(env!("CARGO_BIN_EXE_audience"))
-        .args(["demo", "--speed", "0", "--seed", "7"])
+        .args(["demo", "--pace", "0", "--seed", "7"])
         .env_remove("NO_COLOR")
         .output()
         .unwrap();
@@ -321,7 +314,7 @@ fn ctrl_c_ends_the_demo_while_stdout_is_stuck() {
 
     let (_reader, writer) = common::full_pipe();
     let mut demo = Command::new(env!("CARGO_BIN_EXE_audience"))
-        .args(["demo", "--speed", "1"])
+        .args(["demo", "--pace", "1"])
         .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
         .spawn()

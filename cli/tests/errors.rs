@@ -225,8 +225,19 @@ fn usage_errors_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.starts_with("error: the following required arguments were not provided"));
-    let output = audience(&["demo", "--speed", "-1"]);
-    assert_eq!(output.status.code(), Some(2));
+    for pace in ["-1", "10.5", "1e300", "NaN", "fast"] {
+        let output = audience(&["demo", "--pace", pace]);
+        assert_eq!(output.status.code(), Some(2), "{pace}");
+        assert_eq!(output.stdout, b"");
+    }
+    let output = audience(&["demo", "--pace", "1e300"]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.starts_with(
+            "error: invalid value '1e300' for '--pace <F>': the pace must be from 0 to 10"
+        ),
+        "{stderr}"
+    );
     let output = audience(&["join", "doc", "--for", "soon"]);
     assert_eq!(output.status.code(), Some(2));
     let output = audience(&["watch", "doc", "--mode", "admin"]);
@@ -240,7 +251,7 @@ fn help_explains_every_command_with_an_example_and_no_secret() {
     let top = String::from_utf8(top.stdout).unwrap();
     assert!(top.contains("See who is connected to a Fluid Framework container"));
     assert!(top.contains("Examples:"));
-    assert!(top.contains("audience demo --json --speed 0 --seed 7"));
+    assert!(top.contains("audience demo --json --pace 0 --seed 7"));
     let commands: [(&[&str], &str); 9] = [
         (
             &["demo"],
@@ -272,6 +283,12 @@ fn help_explains_every_command_with_an_example_and_no_secret() {
     assert!(!top.contains("12345"));
     let send = String::from_utf8(audience(&["signal", "send", "--help"]).stdout).unwrap();
     assert!(send.contains("`-` reads it from stdin"), "{send}");
+    let demo = String::from_utf8(audience(&["demo", "--help"]).stdout).unwrap();
+    assert!(
+        demo.contains("1 = real time (about 3 s in all), 0 = no pauses, 2 = twice as slow"),
+        "{demo}"
+    );
+    assert!(!demo.contains("--speed"), "{demo}");
 }
 
 /// A one-shot HTTP server on 127.0.0.1 answering every request with `status` and `body`.
