@@ -21,7 +21,7 @@ Examples:
   audience members \"$id\" --json                         # one snapshot, like getMembers()
   audience signal listen \"$id\" &
   audience signal send \"$id\" '{\"type\":\"hello\"}'
-  audience signal send \"$id\" - < big-signal.json         # JSON from stdin
+  audience signal send \"$id\" - < big-signal.json        # JSON from stdin
 
 Ctrl-C leaves the container cleanly and exits with status 130, even while stdout is blocked.
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=audience_tinylicious=debug) or pass -v, -vv.";
@@ -34,23 +34,10 @@ Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=audience_tinylicious=debug) or pa
 #[derive(Debug, Parser)]
 #[command(name = "audience", version, after_long_help = EXAMPLES)]
 pub struct Cli {
-    /// Base URL of the Tinylicious / Routerlicious service (live commands).
-    #[arg(
-        long,
-        global = true,
-        default_value = "http://127.0.0.1:7070",
-        value_name = "URL"
-    )]
-    pub url: String,
-
-    /// Tenant id (live commands).
-    #[arg(
-        long,
-        global = true,
-        default_value = "tinylicious",
-        value_name = "TENANT"
-    )]
-    pub tenant: String,
+    /// Where the live commands connect, given before the command (`audience --url U members
+    /// X`); the same options after a live command take precedence.
+    #[command(flatten)]
+    pub service: Service,
 
     /// More logs on stderr (-v info, -vv debug, -vvv trace); overrides RUST_LOG.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -72,7 +59,7 @@ pub enum Command {
     /// stamped with script time. Needs no server.
     Demo(DemoArgs),
     /// Create a new container on the service and print its id.
-    Create,
+    Create(CreateArgs),
     /// Watch a container's audience live until Ctrl-C (then leave cleanly).
     ///
     /// Prints the member table after each change and a log of events (members added and
@@ -90,6 +77,92 @@ pub enum Command {
     /// Send or receive application signals.
     #[command(subcommand)]
     Signal(SignalCommand),
+}
+
+/// The default `--url`.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:7070";
+
+/// The default `--tenant`.
+pub const DEFAULT_TENANT: &str = "tinylicious";
+
+/// Where a live command connects (`--url`, `--tenant`). Accepted before the command and after
+/// a live one; the demo has neither.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Service {
+    /// Base URL of the Tinylicious / Routerlicious service (live commands) [default:
+    /// http://127.0.0.1:7070].
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Tenant id (live commands) [default: tinylicious].
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+}
+
+impl Service {
+    /// Whether `--url` or `--tenant` was given.
+    pub fn is_given(&self) -> bool {
+        self.url.is_some() || self.tenant.is_some()
+    }
+
+    /// The URL and tenant to use: these options, else `outer`'s (given before the command),
+    /// else the defaults.
+    pub fn resolve(&self, outer: &Service) -> (String, String) {
+        let url = self.url.as_ref().or(outer.url.as_ref());
+        let tenant = self.tenant.as_ref().or(outer.tenant.as_ref());
+        (
+            url.map_or(DEFAULT_URL, String::as_str).to_owned(),
+            tenant.map_or(DEFAULT_TENANT, String::as_str).to_owned(),
+        )
+    }
+}
+
+/// `audience create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Where to create it.
+    #[command(flatten)]
+    pub service: Service,
+}
+
+impl Command {
+    /// The `--url`/`--tenant` given after a live command; `None` for the demo.
+    pub fn service(&self) -> Option<&Service> {
+        match self {
+            Command::Demo(_) => None,
+            Command::Create(args) => Some(&args.service),
+            Command::Watch(args) => Some(&args.service),
+            Command::Members(args) => Some(&args.service),
+            Command::Whoami(args) => Some(&args.service),
+            Command::Join(args) => Some(&args.service),
+            Command::Signal(SignalCommand::Send(args)) => Some(&args.service),
+            Command::Signal(SignalCommand::Listen(args)) => Some(&args.service),
+        }
+    }
+}
+
+impl Cli {
+    /// Parses the command line; exits with a usage error (code 2) if it is not usable.
+    pub fn parse_checked() -> Cli {
+        Cli::parse().checked().unwrap_or_else(|error| error.exit())
+    }
+
+    /// `self` if `--url`/`--tenant` (given before the command) apply to the command.
+    pub fn checked(self) -> Result<Cli, clap::Error> {
+        if self.command.service().is_none() && self.service.is_given() {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            return Err(command.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--url and --tenant apply to the live commands, not to `demo`",
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The URL and tenant of a live command (options after it win over those before it).
+    pub fn service(&self) -> (String, String) {
+        let inner = self.command.service().cloned().unwrap_or_default();
+        inner.resolve(&self.service)
+    }
 }
 
 /// `audience demo`.
@@ -133,6 +206,9 @@ pub struct WatchArgs {
     /// Who to connect as.
     #[command(flatten)]
     pub identity: Identity,
+    /// Where to connect.
+    #[command(flatten)]
+    pub service: Service,
 }
 
 /// `audience members`.
@@ -146,6 +222,9 @@ pub struct SnapshotArgs {
     /// Who to connect as.
     #[command(flatten)]
     pub identity: Identity,
+    /// Where to connect.
+    #[command(flatten)]
+    pub service: Service,
 }
 
 /// `audience whoami`.
@@ -162,6 +241,9 @@ pub struct WhoamiArgs {
     /// Who to connect as.
     #[command(flatten)]
     pub identity: Identity,
+    /// Where to connect.
+    #[command(flatten)]
+    pub service: Service,
 }
 
 /// `audience join`.
@@ -178,6 +260,9 @@ pub struct JoinArgs {
     /// Who to connect as.
     #[command(flatten)]
     pub identity: Identity,
+    /// Where to connect.
+    #[command(flatten)]
+    pub service: Service,
 }
 
 /// `audience signal ...`.
@@ -204,6 +289,9 @@ pub struct SendArgs {
     /// Who to connect as.
     #[command(flatten)]
     pub identity: Identity,
+    /// Where to connect.
+    #[command(flatten)]
+    pub service: Service,
 }
 
 /// `audience signal listen`.
@@ -220,6 +308,9 @@ pub struct ListenArgs {
     /// Who to connect as.
     #[command(flatten)]
     pub identity: Identity,
+    /// Where to connect.
+    #[command(flatten)]
+    pub service: Service,
 }
 
 /// A connection mode on the command line.
@@ -319,6 +410,10 @@ mod tests {
             "1m 30s",
         ])
         .unwrap();
+        assert_eq!(
+            cli.service(),
+            ("http://127.0.0.1:7070".to_owned(), "tinylicious".to_owned())
+        );
         let Command::Join(join) = cli.command else {
             panic!("not join: {:?}", cli.command)
         };
@@ -326,22 +421,61 @@ mod tests {
         assert_eq!(join.mode, Mode::Read);
         assert_eq!(join.identity.user.as_deref(), Some("u1"));
         assert_eq!(join.identity.name, "Ann");
-        assert_eq!(cli.url, "http://127.0.0.1:7070");
-        assert_eq!(cli.tenant, "tinylicious");
     }
 
     #[test]
-    fn global_options_go_anywhere_and_defaults_apply() {
-        let cli = Cli::try_parse_from([
-            "audience",
-            "watch",
-            "doc",
-            "--url",
-            "http://127.0.0.1:9",
-            "-vv",
-        ])
-        .unwrap();
-        assert_eq!(cli.url, "http://127.0.0.1:9");
+    fn service_options_go_before_or_after_a_live_command() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(Cli::checked);
+        let service = |args: &[&str]| parse(args).unwrap().unwrap().service();
+        let url = "http://127.0.0.1:9";
+        assert_eq!(
+            service(&["audience", "--url", url, "members", "doc"]),
+            (url.to_owned(), "tinylicious".to_owned())
+        );
+        assert_eq!(
+            service(&["audience", "members", "doc", "--url", url, "--tenant", "t2"]),
+            (url.to_owned(), "t2".to_owned())
+        );
+        // After the command wins over before it.
+        assert_eq!(
+            service(&[
+                "audience", "--url", "http://a", "--tenant", "t1", "create", "--url", url,
+            ]),
+            (url.to_owned(), "t1".to_owned())
+        );
+        for command in [
+            &["create"][..],
+            &["watch", "doc"],
+            &["whoami", "doc"],
+            &["join", "doc"],
+            &["signal", "send", "doc", "1"],
+            &["signal", "listen", "doc"],
+        ] {
+            let mut args = vec!["audience"];
+            args.extend(command);
+            args.extend(["--url", url]);
+            assert_eq!(service(&args).0, url, "{command:?}");
+        }
+
+        // The demo has neither, before or after.
+        let err = parse(&["audience", "demo", "--url", url]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+        let err = parse(&["audience", "demo", "--tenant", "t"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+        let err = parse(&["audience", "--url", url, "demo"])
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert_eq!(err.exit_code(), 2);
+        let demo = Cli::command();
+        let demo = demo.find_subcommand("demo").unwrap();
+        let ids: Vec<&str> = demo.get_arguments().map(|a| a.get_id().as_str()).collect();
+        assert!(!ids.contains(&"url") && !ids.contains(&"tenant"), "{ids:?}");
+    }
+
+    #[test]
+    fn verbose_goes_anywhere_and_defaults_apply() {
+        let cli = Cli::try_parse_from(["audience", "watch", "doc", "-vv"]).unwrap();
         assert_eq!(cli.verbose, 2);
         let Command::Watch(watch) = cli.command else {
             panic!("not watch")
@@ -349,45 +483,8 @@ mod tests {
         assert_eq!(watch.mode, Mode::Read);
         assert_eq!(watch.identity.user, None);
         assert_eq!(watch.identity.name, "audience-cli");
-    }
-
-    #[test]
-    fn user_ids_and_names_must_be_printable() {
-        assert_eq!(parse_user_id("u1"), Ok("u1".to_owned()));
-        assert_eq!(parse_name("Zoë Smith"), Ok("Zoë Smith".to_owned()));
-        assert_eq!(
-            parse_user_id(""),
-            Err("the user id must not be empty".to_owned())
-        );
-        assert_eq!(
-            parse_name(" \t"),
-            Err("the name must not be empty".to_owned())
-        );
-        assert_eq!(
-            parse_user_id("u\x1b]0;pwned\x07"),
-            Err("the user id must not contain control characters (found U+001B)".to_owned())
-        );
-        assert_eq!(
-            parse_name("Ann\nBob"),
-            Err("the name must not contain control characters (found U+000A)".to_owned())
-        );
-        assert!(parse_name("abc\u{202e}fed").is_err());
-        assert!(parse_user_id("x\u{85}").is_err());
-
-        for args in [
-            ["audience", "members", "doc", "--user", ""],
-            ["audience", "watch", "doc", "--name", ""],
-            ["audience", "join", "doc", "--user", "a\rb"],
-            ["audience", "whoami", "doc", "--name", "\x1b[31mred"],
-        ] {
-            let err = Cli::try_parse_from(args).unwrap_err();
-            assert_eq!(
-                err.kind(),
-                clap::error::ErrorKind::ValueValidation,
-                "{args:?}"
-            );
-            assert_eq!(err.exit_code(), 2);
-        }
+        let cli = Cli::try_parse_from(["audience", "demo", "-v"]).unwrap();
+        assert_eq!(cli.verbose, 1);
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub async fn run(url: &str, tenant: &str, command: Command) -> Result<(), CliErr
     };
     let target = Target::new(url, tenant)?;
     match command {
-        Command::Create => create(&target).await,
+        Command::Create(_) => create(&target).await,
         Command::Watch(args) => watch(&target, &args).await,
         Command::Members(args) => members(&target, &args).await,
         Command::Whoami(args) => whoami(&target, &args).await,

@@ -22,14 +22,13 @@ mod tracker;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use args::{Cli, Command};
 use error::CliError;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     init_logging(cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,13 +66,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    #[cfg(feature = "tinylicious")]
+    let (url, tenant) = cli.service();
     match cli.command {
         #[cfg(feature = "mock")]
         Command::Demo(args) => demo::run(&args).await,
         #[cfg(not(feature = "mock"))]
         Command::Demo(_) => Err(CliError::MissingBackend("mock")),
         #[cfg(feature = "tinylicious")]
-        command => live::run(&cli.url, &cli.tenant, command).await,
+        command => live::run(&url, &tenant, command).await,
         #[cfg(not(feature = "tinylicious"))]
         _ => Err(CliError::MissingBackend("tinylicious")),
     }

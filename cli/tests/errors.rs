@@ -209,7 +209,7 @@ fn unreachable_server_is_one_line_with_the_url() {
         assert!(line.starts_with(&prefix), "{args:?}: {line}");
         assert!(line.to_lowercase().contains("refused"), "{line}");
     }
-    let (code, line) = failure(&audience(&["create", "--url", &url, "--tenant", "t2"]));
+    let (code, line) = failure(&audience(&["--url", &url, "create", "--tenant", "t2"]));
     assert_eq!(code, 1);
     assert!(
         line.starts_with(&format!(
@@ -242,6 +242,16 @@ fn usage_errors_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     let output = audience(&["watch", "doc", "--mode", "admin"]);
     assert_eq!(output.status.code(), Some(2));
+    let output = audience(&["demo", "--url", "http://127.0.0.1:9"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = audience(&["--url", "http://127.0.0.1:9", "demo"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .starts_with("error: --url and --tenant apply to the live commands, not to `demo`\n")
+    );
+    assert_eq!(output.stdout, b"");
 }
 
 #[test]
@@ -289,6 +299,28 @@ fn help_explains_every_command_with_an_example_and_no_secret() {
         "{demo}"
     );
     assert!(!demo.contains("--speed"), "{demo}");
+    // --url and --tenant belong to the live commands only.
+    assert!(
+        !demo.contains("--url") && !demo.contains("--tenant"),
+        "{demo}"
+    );
+    for live in [
+        &["create"][..],
+        &["watch"],
+        &["members"],
+        &["whoami"],
+        &["join"],
+        &["signal", "send"],
+        &["signal", "listen"],
+    ] {
+        let mut args = live.to_vec();
+        args.push("--help");
+        let help = String::from_utf8(audience(&args).stdout).unwrap();
+        assert!(
+            help.contains("--url <URL>") && help.contains("--tenant <TENANT>"),
+            "{live:?}: {help}"
+        );
+    }
 }
 
 /// A one-shot HTTP server on 127.0.0.1 answering every request with `status` and `body`.
