@@ -272,8 +272,10 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
     }
 
     fn remove(&mut self, client_id: ClientId, client: &Client, events: &mut Vec<AudienceEvent<M>>) {
-        // Hidden by the policy or never shown: no event (C-04).
-        let Some(user_id) = self.shown_as(&client_id, client) else {
+        // Only a connection some member lists causes an event: one hidden by the policy or never
+        // shown causes none (C-04). The policy is not asked again, so a policy whose answer
+        // changed cannot strand the connection.
+        let Some(user_id) = client.user.id() else {
             return;
         };
         let Some(slot) = self.members.get_mut(user_id) else {
@@ -314,8 +316,12 @@ impl<M: Member, P: MemberPolicy> ServiceAudience<M, P> {
         }
         let self_id = self.roster.self_id()?;
         let client = self.roster.get(self_id)?;
-        let user_id = self.shown_as(self_id, client)?;
-        let member = M::clone(self.members.get(user_id)?);
+        let member = self.members.get(client.user.id()?)?;
+        // Shown only if the member lists this connection (the policy may have hidden it).
+        if !member.connections().iter().any(|c| *c.id == *self_id) {
+            return None;
+        }
+        let member = M::clone(member);
         Some(Myself {
             member,
             current_connection: self_id.to_owned(),
@@ -411,6 +417,32 @@ mod tests {
                 source: Source::Signal
             })
             .is_empty()
+        );
+        assert!(a.get_members().is_empty());
+    }
+
+    #[test]
+    fn a_policy_that_changes_its_mind_cannot_strand_a_connection() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static SHOW: AtomicBool = AtomicBool::new(true);
+        let mut a: ServiceAudience<BasicMember, _> =
+            ServiceAudience::new(|_: &str, _: &Client| SHOW.load(Ordering::SeqCst));
+        a.apply(RosterInput::Connected {
+            client_id: "me".into(),
+            initial_clients: vec![],
+        });
+        a.apply(RosterInput::Joined {
+            client: SignalClient::new("x", writer("ux")),
+            source: Source::Signal,
+        });
+        SHOW.store(false, Ordering::SeqCst);
+        let ev = a.apply(RosterInput::Left {
+            client_id: "x".into(),
+            source: Source::Signal,
+        });
+        assert!(
+            matches!(&ev[0], AudienceEvent::MemberRemoved { client_id, .. } if client_id == "x"),
+            "{ev:?}"
         );
         assert!(a.get_members().is_empty());
     }

@@ -18,8 +18,8 @@ use crate::wire::{Client, ConnectionMode};
 
 /// Decides whether one connection is shown as part of the audience.
 ///
-/// A policy must be a pure function of the connection: it is asked again when the connection
-/// leaves, and a different answer then would leave the member shown.
+/// It is asked once, when the connection joins; whatever it answered, the connection's leave
+/// is reported only if the connection was shown.
 pub trait MemberPolicy: Send + Sync + 'static {
     /// `true` to include connection `client_id` with record `client`.
     fn includes(&self, client_id: &str, client: &Client) -> bool;
