@@ -257,6 +257,7 @@ impl<M: Member> AudienceClient<M> {
             events: self.events.clone(),
             sender: Arc::clone(&self.sender),
             shutdown: self.shutdown.subscribe(),
+            scratch: Vec::new(),
         };
         *lock(&self.task) = Some(tokio::spawn(task.run(first)));
         let mut view = self.view.clone();
@@ -415,6 +416,7 @@ struct Task<M: Member> {
     events: broadcast::Sender<ClientEvent<M>>,
     sender: SharedSender,
     shutdown: watch::Receiver<bool>,
+    scratch: Vec<AudienceEvent<M>>,
 }
 
 impl<M: Member> Task<M> {
@@ -549,11 +551,14 @@ impl<M: Member> Task<M> {
     /// Applies one input, publishes the new view, then the events (so a subscriber reacting to
     /// an event already sees the state after it).
     fn step(&mut self, input: RosterInput) {
-        let events = self.audience.apply(input);
+        // One buffer for the connection's lifetime: no allocation per message.
+        let mut events = std::mem::take(&mut self.scratch);
+        self.audience.apply_into(input, &mut events);
         self.publish(None);
-        for event in events {
+        for event in events.drain(..) {
             let _ = self.events.send(ClientEvent::Audience(event));
         }
+        self.scratch = events;
     }
 
     fn publish(&self, closed: Option<Option<String>>) {
