@@ -803,24 +803,7 @@ mod tests {
         let (client_ws, mut server_ws) = pair().await;
         let start = Instant::now();
         let server = tokio::spawn(async move {
-            server_ws
-                .send(Message::text(r#"0{"sid":"s","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#))
-                .await
-                .unwrap();
-            assert_eq!(next_text(&mut server_ws).await.as_deref(), Some("40"));
-            server_ws
-                .send(Message::text(r#"40{"sid":"x"}"#))
-                .await
-                .unwrap();
-            assert!(
-                next_text(&mut server_ws)
-                    .await
-                    .unwrap()
-                    .starts_with(r#"42["connect_document","#)
-            );
-            for frame in [OWN_JOIN_SIGNAL, SUCCESS, OWN_JOIN_OP] {
-                server_ws.send(Message::text(frame)).await.unwrap();
-            }
+            accept(&mut server_ws).await;
             let (mut sink, mut stream) = server_ws.split();
             let recorder = tokio::spawn(async move {
                 let mut frames = Vec::new();
@@ -842,15 +825,7 @@ mod tests {
             recorder.await.unwrap()
         });
 
-        let mut connection = establish(
-            client_ws,
-            "test",
-            r#"42["connect_document",{}]"#.to_owned(),
-            ConnectionMode::Write,
-            crate::keepalive::IDLE_NOOP_INTERVAL,
-        )
-        .await
-        .unwrap();
+        let mut connection = connect_test(client_ws, ConnectionMode::Write).await;
         assert_eq!(connection.info.client_id, "me");
         let mut events = Vec::new();
         while let Some(event) = connection.events.next_event().await {
@@ -1001,6 +976,22 @@ mod tests {
         );
     }
 
+    /// Connects the client side of a test pair.
+    async fn connect_test(
+        client_ws: WebSocketStream<tokio::io::DuplexStream>,
+        mode: ConnectionMode,
+    ) -> Connection {
+        establish(
+            client_ws,
+            "test",
+            r#"42["connect_document",{}]"#.to_owned(),
+            mode,
+            crate::keepalive::IDLE_NOOP_INTERVAL,
+        )
+        .await
+        .unwrap()
+    }
+
     /// Handshake on the server side of a test pair, up to our own join.
     async fn accept(server_ws: &mut WebSocketStream<tokio::io::DuplexStream>) {
         server_ws
@@ -1046,15 +1037,7 @@ mod tests {
             }
             seen
         });
-        let mut connection = establish(
-            client_ws,
-            "test",
-            r#"42["connect_document",{}]"#.to_owned(),
-            ConnectionMode::Read,
-            crate::keepalive::IDLE_NOOP_INTERVAL,
-        )
-        .await
-        .unwrap();
+        let mut connection = connect_test(client_ws, ConnectionMode::Read).await;
         connection
             .sender
             .submit_signal(json!({"n": 1}), None)
@@ -1134,15 +1117,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(120)).await;
             server_ws
         });
-        let mut connection = establish(
-            client_ws,
-            "test",
-            r#"42["connect_document",{}]"#.to_owned(),
-            ConnectionMode::Read,
-            crate::keepalive::IDLE_NOOP_INTERVAL,
-        )
-        .await
-        .unwrap();
+        let mut connection = connect_test(client_ws, ConnectionMode::Read).await;
         let mut last = None;
         while let Some(event) = connection.events.next_event().await {
             last = Some(event);
@@ -1177,15 +1152,7 @@ mod tests {
             }
             seen
         });
-        let connection = establish(
-            client_ws,
-            "test",
-            r#"42["connect_document",{}]"#.to_owned(),
-            ConnectionMode::Read,
-            crate::keepalive::IDLE_NOOP_INTERVAL,
-        )
-        .await
-        .unwrap();
+        let connection = connect_test(client_ws, ConnectionMode::Read).await;
         let start = Instant::now();
         connection.sender.close().await.unwrap();
         let seen = server.await.unwrap();

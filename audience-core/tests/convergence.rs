@@ -249,12 +249,7 @@ impl World {
         self.audience
             .get_members()
             .iter()
-            .map(|m| {
-                (
-                    m.id.clone(),
-                    m.connections().iter().map(|c| c.id.to_string()).collect(),
-                )
-            })
+            .map(|m| (m.id.clone(), conn_ids(m)))
             .collect()
     }
 
@@ -269,11 +264,7 @@ impl World {
                     if !conns.insert(client_id.clone()) {
                         return Err(format!("{client_id} added twice"));
                     }
-                    let reported: BTreeSet<String> = member
-                        .connections()
-                        .iter()
-                        .map(|c| c.id.to_string())
-                        .collect();
+                    let reported: BTreeSet<String> = conn_ids(member);
                     if &reported != conns {
                         return Err(format!(
                             "added member {} reports {reported:?}, expected {conns:?}",
@@ -283,11 +274,7 @@ impl World {
                 }
                 AudienceEvent::MemberRemoved { client_id, member } => {
                     let conns = state.entry(member.id.clone()).or_default();
-                    let reported: BTreeSet<String> = member
-                        .connections()
-                        .iter()
-                        .map(|c| c.id.to_string())
-                        .collect();
+                    let reported: BTreeSet<String> = conn_ids(member);
                     if &reported != conns {
                         return Err(format!(
                             "removed member {} reports {reported:?}, expected {conns:?}",
@@ -304,12 +291,7 @@ impl World {
                 AudienceEvent::MembersChanged(snapshot) => {
                     let shown: BTreeMap<String, BTreeSet<String>> = snapshot
                         .iter()
-                        .map(|m| {
-                            (
-                                m.id.clone(),
-                                m.connections().iter().map(|c| c.id.to_string()).collect(),
-                            )
-                        })
+                        .map(|m| (m.id.clone(), conn_ids(m)))
                         .collect();
                     if shown != state {
                         return Err(format!(
@@ -322,6 +304,15 @@ impl World {
         }
         Ok(state)
     }
+}
+
+/// The connection ids a member lists.
+fn conn_ids(member: &BasicMember) -> BTreeSet<String> {
+    member
+        .connections()
+        .iter()
+        .map(|c| c.id.to_string())
+        .collect()
 }
 
 fn check(actions: Vec<Action>, final_reconnect: bool) -> Result<(), TestCaseError> {
